@@ -1,0 +1,36 @@
+"""Audit entries for logins, failed logins and impersonation."""
+
+from django.contrib.auth.signals import user_logged_in, user_login_failed
+from django.dispatch import receiver
+from hijack.signals import hijack_ended, hijack_started
+
+from . import services
+
+
+@receiver(user_logged_in)
+def _logged_in(sender, request, user, **kwargs):
+    services.record("auth.login", user, actor=user, message=f"{user.email} logged in")
+
+
+@receiver(user_login_failed)
+def _login_failed(sender, credentials, request=None, **kwargs):
+    username = str(credentials.get("username") or credentials.get("email") or "")[:150]
+    services.record("auth.login_failed", message=f"Failed login for {username}", data={"username": username})
+    from core.accounts.models import User
+
+    if username and User.objects.filter(email__iexact=username, is_staff=True).exists():
+        from core.notifications.services import discord_alert
+
+        discord_alert("Failed staff login", f"A staff login failed for **{username}**.", level="warning")
+
+
+@receiver(hijack_started)
+def _hijack_started(sender, hijacker, hijacked, request, **kwargs):
+    services.record(
+        "auth.impersonation_started", hijacked, actor=hijacker, message=f"{hijacker} impersonates {hijacked}"
+    )
+
+
+@receiver(hijack_ended)
+def _hijack_ended(sender, hijacker, hijacked, request, **kwargs):
+    services.record("auth.impersonation_ended", hijacked, actor=hijacker, message=f"{hijacker} stopped impersonating")

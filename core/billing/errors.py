@@ -1,0 +1,32 @@
+"""Billing's domain errors: each message says what a person can do about it."""
+
+
+class BillingError(Exception):
+    """Base for every billing rule a caller broke."""
+
+    field: str | None = None
+
+    def __init__(self, message: str, *, field: str | None = None):
+        super().__init__(message)
+        if field:
+            self.field = field
+
+
+class ImmutableInvoiceError(BillingError):
+    """Something tried to change an issued invoice."""
+
+
+class InvalidTransition(BillingError):
+    """A status change that the lifecycle does not allow."""
+
+
+class CouponError(BillingError):
+    field = "coupon"
+
+
+class PaymentError(BillingError):
+    """A gateway refused or failed a payment operation."""
+
+
+class InsufficientCredit(BillingError):
+    field = "amount"

@@ -1,0 +1,151 @@
+"""Platform connections, services and the log of every platform call."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from simple_history.models import HistoricalRecords
+
+from core import clock
+from core.catalog.models import Platform
+from core.encryption import EncryptedJSONField, EncryptedTextField
+
+
+class PlatformConnection(models.Model):
+    """One panel we provision on (several per platform allowed, e.g. two Pterodactyl panels)."""
+
+    name = models.CharField(max_length=64, unique=True)
+    platform = models.CharField(max_length=16, choices=Platform.choices, db_index=True)
+    base_url = models.URLField(max_length=255)
+    api_key = EncryptedTextField(blank=True, help_text="Application/API key (encrypted at rest)")
+    api_secret = EncryptedTextField(
+        blank=True, help_text="Second credential where the platform needs one (e.g. Pterodactyl client key)"
+    )
+    defaults = models.JSONField(default=dict, blank=True, help_text="Platform defaults, e.g. node or location ids")
+    timeout_seconds = models.PositiveSmallIntegerField(default=30)
+    verify_tls = models.BooleanField(default=True)
+    is_active = models.BooleanField(default=True)
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    last_check_ok = models.BooleanField(null=True, blank=True)
+    last_check_message = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["platform", "name"]
+
+    def __str__(self):
+        return f"{self.name} ({self.get_platform_display()})"
+
+
+class Service(models.Model):
+    """A thing a customer pays for that runs somewhere: a VPS, a game server, a box, a website."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        PROVISIONING = "provisioning", "Provisioning"
+        ACTIVE = "active", "Active"
+        SUSPENDED = "suspended", "Suspended"
+        TERMINATED = "terminated", "Terminated"
+        FAILED = "failed", "Failed"
+        AWAITING_STOCK = "awaiting_stock", "Awaiting stock"
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    customer = models.ForeignKey("accounts.Customer", on_delete=models.PROTECT, related_name="services")
+    subscription = models.ForeignKey(
+        "billing.Subscription", null=True, blank=True, on_delete=models.PROTECT, related_name="services"
+    )
+    product = models.ForeignKey("catalog.Product", on_delete=models.PROTECT, related_name="services")
+    connection = models.ForeignKey(
+        PlatformConnection, null=True, blank=True, on_delete=models.PROTECT, related_name="services"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
+    pending_action = models.CharField(
+        max_length=32, blank=True, help_text="An action sent to the platform and not yet confirmed"
+    )
+    label = models.CharField(max_length=100, blank=True)
+    hostname = models.CharField(max_length=253, blank=True)
+    # Platform identifiers: the customer's account there and the resource itself.
+    platform_customer_id = models.CharField(max_length=64, blank=True)
+    platform_service_id = models.CharField(max_length=64, blank=True, db_index=True)
+    platform_data = models.JSONField(default=dict, blank=True, help_text="Other platform ids (org, subscription…)")
+    primary_ip = models.GenericIPAddressField(null=True, blank=True, db_index=True)
+    ip_addresses = models.JSONField(default=list, blank=True)
+    username = models.CharField(max_length=100, blank=True)
+    credentials = EncryptedJSONField(null=True, blank=True, help_text="Passwords and keys (encrypted at rest)")
+    config = models.JSONField(default=dict, blank=True, help_text="What the customer chose at order (OS, SSH key…)")
+    # Suspension policy overrides (per service).
+    suspension_exempt = models.BooleanField(default=False)
+    extra_grace_days = models.PositiveIntegerField(default=0)
+    suspension_reason = models.CharField(max_length=255, blank=True)
+    last_error = models.TextField(blank=True)
+    hardware_note = models.CharField(max_length=255, blank=True, help_text="Assigned hardware (dedicated)")
+    whmcs_id = models.PositiveIntegerField(null=True, blank=True, unique=True)
+    created_at = models.DateTimeField(default=clock.now, db_index=True)
+    provisioned_at = models.DateTimeField(null=True, blank=True)
+    suspended_at = models.DateTimeField(null=True, blank=True)
+    terminated_at = models.DateTimeField(null=True, blank=True)
+    credentials_sent_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords(excluded_fields=["credentials", "updated_at"])
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["customer", "status"])]
+
+    def __str__(self):
+        return self.label or self.hostname or f"{self.product} #{self.pk}"
+
+    @property
+    def service_type(self) -> str:
+        return self.product.service_type
+
+
+class ProvisioningJob(models.Model):
+    """One call (or queued call) to a platform on behalf of a service: what was asked, what came back."""
+
+    class Action(models.TextChoices):
+        CREATE = "create", "Create"
+        POLL = "poll", "Poll build"
+        SUSPEND = "suspend", "Suspend"
+        UNSUSPEND = "unsuspend", "Unsuspend"
+        TERMINATE = "terminate", "Terminate"
+        CHANGE_PACKAGE = "change_package", "Change package"
+        POWER = "power", "Power"
+        RESET_CREDENTIALS = "reset_credentials", "Reset credentials"
+        STATUS = "status", "Status"
+        CHECK = "check", "Connection check"
+
+    class Outcome(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        RETRYING = "retrying", "Will retry"
+        FAILED = "failed", "Failed"
+
+    service = models.ForeignKey(Service, null=True, blank=True, on_delete=models.CASCADE, related_name="jobs")
+    connection = models.ForeignKey(
+        PlatformConnection, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
+    )
+    action = models.CharField(max_length=24, choices=Action.choices)
+    argument = models.CharField(max_length=64, blank=True, help_text="e.g. the power signal or new product id")
+    attempt = models.PositiveSmallIntegerField(default=1)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.QUEUED, db_index=True)
+    request = models.JSONField(default=dict, blank=True, help_text="Redacted")
+    response = models.JSONField(default=dict, blank=True, help_text="Redacted")
+    error = models.TextField(blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    idempotency_key = models.CharField(max_length=100, blank=True, db_index=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=clock.now, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.CheckConstraint(condition=Q(attempt__gte=1), name="provisioningjob_attempt_positive")]
+
+    def __str__(self):
+        return f"{self.get_action_display()} #{self.pk} ({self.outcome})"

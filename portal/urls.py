@@ -1,0 +1,11 @@
+from django.urls import path
+
+from . import views
+
+app_name = "portal"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("login/", views.PortalLoginView.as_view(), name="login"),
+    path("logout/", views.logout_view, name="logout"),
+]
