@@ -163,6 +163,10 @@ class PaymentGateway(abc.ABC):
         """Verify the signature (raise WebhookVerificationError) and translate into domain events."""
 
 
+# Gateways that move real money; non-production settings never reach them.
+REAL_GATEWAYS = frozenset({"stripe", "paypal"})
+
+
 @cache
 def _load(name: str) -> type[PaymentGateway]:
     try:
@@ -176,6 +180,10 @@ def get_gateway(name: str) -> PaymentGateway:
     """The configured gateway `name`. Refuses gateways not enabled in settings.PAYMENT_GATEWAYS."""
     if name not in settings.PAYMENT_GATEWAYS:
         raise ImproperlyConfigured(f"Payment gateway {name!r} is not enabled (settings.PAYMENT_GATEWAYS).")
+    if name in REAL_GATEWAYS and not settings.ALLOW_REAL_EXTERNAL_CALLS:
+        raise ImproperlyConfigured(
+            f"Refusing to use the real gateway {name!r} outside production (set ALLOW_REAL_EXTERNAL_CALLS=1)."
+        )
     return _load(name)()
 
 

@@ -1,0 +1,1 @@
+"""Billing state changes, one module per business process (invoices, payments, credit, ...)."""
