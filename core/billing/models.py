@@ -25,6 +25,11 @@ from .errors import ImmutableInvoiceError
 ZERO = Decimal("0")
 
 
+def _dec(value, places: int) -> Decimal:
+    """The value as stored by a DecimalField with `places` decimals, so in-memory and loaded rows hash alike."""
+    return Decimal(str(value)).quantize(Decimal(1).scaleb(-places))
+
+
 def money_field(**kwargs):
     kwargs.setdefault("max_digits", 14)
     kwargs.setdefault("decimal_places", 2)
@@ -414,12 +419,18 @@ class Invoice(models.Model):
     def is_overdue(self) -> bool:
         return self.status == self.Status.ISSUED and self.due_date is not None and self.due_date < clock.today()
 
-    def snapshot(self) -> dict:
-        """The frozen part of an issued invoice, as hashed at issue."""
+    def snapshot(self, lines=None) -> dict:
+        """The frozen part of an issued invoice, as hashed at issue.
+
+        `lines` lets the bulk renewal path hash invoices before their lines exist in the database;
+        it must be the invoice's lines in (position, id) order.
+        """
+        if lines is None:
+            lines = self.lines.order_by("position", "id")
         lines = [
-            [ln.description, str(ln.quantity), str(ln.unit_amount), str(ln.amount), str(ln.tax_rate),
-             str(ln.tax_amount), ln.kind]
-            for ln in self.lines.order_by("position", "id")
+            [ln.description, str(_dec(ln.quantity, 4)), str(_dec(ln.unit_amount, 4)), str(_dec(ln.amount, 2)),
+             str(_dec(ln.tax_rate, 3)), str(_dec(ln.tax_amount, 2)), ln.kind]
+            for ln in lines
         ]  # fmt: skip
         return {
             "number": self.number,
@@ -430,18 +441,18 @@ class Invoice(models.Model):
             "due_date": str(self.due_date),
             "billing_details": self.billing_details,
             "seller_details": self.seller_details,
-            "subtotal": str(self.subtotal),
-            "discount_total": str(self.discount_total),
-            "tax_total": str(self.tax_total),
-            "total": str(self.total),
+            "subtotal": str(_dec(self.subtotal, 2)),
+            "discount_total": str(_dec(self.discount_total, 2)),
+            "tax_total": str(_dec(self.tax_total, 2)),
+            "total": str(_dec(self.total, 2)),
             "tax_breakdown": self.tax_breakdown,
             "reverse_charge": self.reverse_charge,
             "tax_note": self.tax_note,
             "lines": lines,
         }
 
-    def compute_snapshot_hash(self) -> str:
-        raw = json.dumps(self.snapshot(), sort_keys=True, default=str).encode()
+    def compute_snapshot_hash(self, lines=None) -> str:
+        raw = json.dumps(self.snapshot(lines), sort_keys=True, default=str).encode()
         return hashlib.sha256(raw).hexdigest()
 
     def save(self, *args, **kwargs):
@@ -720,3 +731,37 @@ class SuspensionPolicy(models.Model):
 
     def __str__(self):
         return f"{self.get_service_type_display()}: suspend +{self.suspend_after_days}d, terminate +{self.terminate_after_days}d"
+
+
+class PendingPolicyAction(models.Model):
+    """A suspension or termination the billing run held back for staff approval (blast-radius guard)."""
+
+    class Action(models.TextChoices):
+        SUSPEND = "suspend", "Suspend"
+        TERMINATE = "terminate", "Terminate"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Awaiting approval"
+        APPROVED = "approved", "Approved and executed"
+        REJECTED = "rejected", "Rejected"
+        FAILED = "failed", "Approved, execution failed"
+
+    service = models.ForeignKey("provisioning.Service", on_delete=models.CASCADE, related_name="pending_policy_actions")
+    invoice = models.ForeignKey(Invoice, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    action = models.CharField(max_length=16, choices=Action.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
+    reason = models.CharField(max_length=255)
+    run_date = models.DateField(help_text="The billing run that held this action back")
+    created_at = models.DateTimeField(default=clock.now, db_index=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["service", "action", "status"])]
+
+    def __str__(self):
+        return f"{self.get_action_display()} service {self.service_id} ({self.get_status_display()})"
