@@ -54,6 +54,10 @@ class Service(models.Model):
     subscription = models.ForeignKey(
         "billing.Subscription", null=True, blank=True, on_delete=models.PROTECT, related_name="services"
     )
+    # The order line this service fulfils: with the subscription it makes create_service idempotent.
+    order_item = models.ForeignKey(
+        "billing.OrderItem", null=True, blank=True, on_delete=models.SET_NULL, related_name="services"
+    )
     product = models.ForeignKey("catalog.Product", on_delete=models.PROTECT, related_name="services")
     connection = models.ForeignKey(
         PlatformConnection, null=True, blank=True, on_delete=models.PROTECT, related_name="services"
@@ -79,6 +83,9 @@ class Service(models.Model):
     suspension_reason = models.CharField(max_length=255, blank=True)
     last_error = models.TextField(blank=True)
     hardware_note = models.CharField(max_length=255, blank=True, help_text="Assigned hardware (dedicated)")
+    holds_stock = models.BooleanField(
+        default=False, help_text="This service took one unit of its product's stock (given back on termination)"
+    )
     whmcs_id = models.PositiveIntegerField(null=True, blank=True, unique=True)
     created_at = models.DateTimeField(default=clock.now, db_index=True)
     provisioned_at = models.DateTimeField(null=True, blank=True)
@@ -92,6 +99,11 @@ class Service(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["customer", "status"])]
+        constraints = [
+            # NULLs are distinct in unique indexes (SQLite, MariaDB), so services made without an
+            # order (imports, staff) are not constrained.
+            models.UniqueConstraint(fields=["subscription", "order_item"], name="service_one_per_order_item"),
+        ]
 
     def __str__(self):
         return self.label or self.hostname or f"{self.product} #{self.pk}"
@@ -114,6 +126,8 @@ class ProvisioningJob(models.Model):
         POWER = "power", "Power"
         RESET_CREDENTIALS = "reset_credentials", "Reset credentials"
         STATUS = "status", "Status"
+        USAGE = "usage", "Usage"
+        PANEL_URL = "panel_url", "Panel link"
         CHECK = "check", "Connection check"
 
     class Outcome(models.TextChoices):
@@ -140,6 +154,7 @@ class ProvisioningJob(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(default=clock.now, db_index=True)
+    run_after = models.DateTimeField(null=True, blank=True, help_text="Not before (backoff and build polling)")
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -149,3 +164,35 @@ class ProvisioningJob(models.Model):
 
     def __str__(self):
         return f"{self.get_action_display()} #{self.pk} ({self.outcome})"
+
+
+class SandboxResource(models.Model):
+    """What the sandbox platform (integrations/platforms/sandbox) keeps about one server.
+
+    It stands in for a real panel's own database, so every web process and worker sees the
+    same "platform". Nothing outside the sandbox driver reads or writes it.
+    """
+
+    connection = models.ForeignKey(PlatformConnection, on_delete=models.CASCADE, related_name="+")
+    external_id = models.CharField(max_length=64)
+    customer_external_id = models.CharField(max_length=64, blank=True)
+    hostname = models.CharField(max_length=253, blank=True)
+    features = models.JSONField(default=dict, blank=True)
+    product_settings = models.JSONField(default=dict, blank=True)
+    ipv4 = models.GenericIPAddressField(null=True, blank=True)
+    ipv6 = models.GenericIPAddressField(null=True, blank=True)
+    build_state = models.CharField(max_length=16, default="building")
+    ready_at = models.DateTimeField()
+    power_state = models.CharField(max_length=16, default="stopped")
+    is_suspended = models.BooleanField(default=False)
+    password_set_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=clock.now)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "external_id"], name="sandboxresource_unique_external_id")
+        ]
+
+    def __str__(self):
+        return f"sandbox:{self.external_id}"
