@@ -23,7 +23,7 @@ IS_PRODUCTION = DJANGO_ENV == "production"
 _DEV_SECRET = "dev-insecure-0b1c2d3e4f-not-for-production-use-ever-9a8b7c6d5e4f"
 SECRET_KEY = env.str("SECRET_KEY") if IS_PRODUCTION else env.str("SECRET_KEY", default=_DEV_SECRET)
 DEBUG = env.bool("DEBUG", default=not IS_PRODUCTION)
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[] if IS_PRODUCTION else ["*"])
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS") if IS_PRODUCTION else env.list("ALLOWED_HOSTS", default=["*"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 # Fernet keys for encrypted fields: the first encrypts, every key decrypts (rotation).
@@ -114,7 +114,12 @@ TEMPLATES = [
 _DB_URL_VAR = (
     "TEST_DATABASE_URL" if DJANGO_ENV == "test" and env.str("TEST_DATABASE_URL", default="") else "DATABASE_URL"
 )
-DATABASES = {"default": env.db(_DB_URL_VAR, default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+# Production must say where its database is; a silent SQLite fallback would lose data.
+DATABASES = {
+    "default": env.db(_DB_URL_VAR)
+    if IS_PRODUCTION
+    else env.db(_DB_URL_VAR, default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
+}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.mysql":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
@@ -232,13 +237,20 @@ EMAIL_BACKEND = {
     "sendgrid": "anymail.backends.sendgrid.EmailBackend",
     "locmem": "django.core.mail.backends.locmem.EmailBackend",
 }[EMAIL_PROVIDER]
-ANYMAIL = {
+_ANYMAIL = {
     "MAILGUN_API_KEY": env.str("MAILGUN_API_KEY", default=""),
     "MAILGUN_SENDER_DOMAIN": env.str("MAILGUN_SENDER_DOMAIN", default=""),
     "MAILGUN_API_URL": env.str("MAILGUN_API_URL", default="https://api.mailgun.net/v3"),
+    # Current Mailgun accounts sign webhooks with a key separate from the API key.
+    "MAILGUN_WEBHOOK_SIGNING_KEY": env.str("MAILGUN_WEBHOOK_SIGNING_KEY", default=""),
     "SENDGRID_API_KEY": env.str("SENDGRID_API_KEY", default=""),
+    # Public key of SendGrid's signed event webhook (base64, no PEM header).
+    "SENDGRID_TRACKING_WEBHOOK_VERIFICATION_KEY": env.str("SENDGRID_TRACKING_WEBHOOK_VERIFICATION_KEY", default=""),
     "WEBHOOK_SECRET": env.str("ANYMAIL_WEBHOOK_SECRET", default=""),
 }
+# Unset keys stay out: anymail would otherwise verify webhook signatures against an empty
+# HMAC key (which anyone can forge) instead of refusing to start the webhook view.
+ANYMAIL = {name: value for name, value in _ANYMAIL.items() if value}
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="EZSCALE Hosting <billing@ezscale.localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
