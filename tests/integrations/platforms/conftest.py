@@ -1,0 +1,1 @@
+"""Shared fixtures for platform driver tests (each driver test module keeps its own payload helpers)."""
