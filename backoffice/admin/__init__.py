@@ -1,0 +1,3 @@
+"""The Unfold back office: one module per domain (Django autodiscovers `backoffice.admin`)."""
+
+from . import accounts, audit, billing, catalog, notifications, provisioning, support, usage  # noqa: F401

@@ -1,0 +1,381 @@
+"""People in the admin: users (staff and customers), the customer 360 page, API tokens,
+groups and passkeys (WebAuthn credentials)."""
+
+from django import forms
+from django.apps import apps
+from django.contrib import admin
+from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.models import Group
+from django.db.models import Count, Sum
+from django.utils.html import format_html_join
+from django_otp_webauthn.admin import WebAuthnCredentialAdmin
+from django_otp_webauthn.settings import app_settings as webauthn_settings
+from hijack.contrib.admin import HijackUserAdminMixin
+from import_export.admin import ImportExportModelAdmin
+from simple_history.admin import SimpleHistoryAdmin
+from unfold.admin import ModelAdmin
+from unfold.contrib.filters.admin import ChoicesDropdownFilter, RangeDateFilter, RelatedDropdownFilter
+from unfold.contrib.import_export.forms import ExportForm, ImportForm
+from unfold.decorators import display
+from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
+
+from core.accounts.models import ApiToken, Customer, User
+from core.billing.models import CreditEntry, Invoice, Payment, Subscription
+from core.provisioning.models import Service
+
+from ..resources import FORMATS, CustomerResource
+from .base import (
+    CUSTOMER_STATUS,
+    INVOICE_STATUS,
+    PAYMENT_STATUS,
+    SERVICE_STATUS,
+    SUBSCRIPTION_STATUS,
+    ReadOnlyTabularInline,
+    money,
+)
+
+# --- Users ------------------------------------------------------------------------------
+
+
+class EmailUserCreationForm(UserCreationForm):
+    class Meta:
+        model = User
+        fields = ("email",)
+
+
+class EmailUserChangeForm(UserChangeForm):
+    class Meta:
+        model = User
+        fields = "__all__"
+
+
+@admin.register(User)
+class UserAdmin(HijackUserAdminMixin, BaseUserAdmin, ModelAdmin):
+    """Staff and customer logins. Impersonation is offered for customers only (see can_impersonate)."""
+
+    form = EmailUserChangeForm
+    add_form = EmailUserCreationForm
+    change_password_form = AdminPasswordChangeForm
+    list_display = ("user_cell", "kind_badge", "is_active", "last_login", "date_joined")
+    list_filter = ("is_staff", "is_superuser", "is_active", ("date_joined", RangeDateFilter))
+    list_filter_submit = True
+    search_fields = ("email", "first_name", "last_name")
+    ordering = ("email",)
+    readonly_fields = ("last_login", "date_joined", "email_verified_at")
+    fieldsets = (
+        (None, {"fields": ("email", "password")}),
+        ("Name", {"fields": ("first_name", "last_name")}),
+        ("Access", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
+        ("Dates", {"fields": ("last_login", "date_joined", "email_verified_at")}),
+    )
+    add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
+    filter_horizontal = ("groups", "user_permissions")
+
+    def hijack_button(self, request, obj):
+        if obj.is_staff or obj.is_superuser:
+            return ""
+        return super().hijack_button(request, obj)
+
+    @display(description="User", header=True, ordering="email")
+    def user_cell(self, obj):
+        return [obj.full_name, obj.email]
+
+    @display(description="Kind", label={"staff": "warning", "customer": "info"}, ordering="is_staff")
+    def kind_badge(self, obj):
+        return ("staff", "Staff") if obj.is_staff else ("customer", "Customer")
+
+
+try:
+    admin.site.unregister(Group)
+except admin.sites.NotRegistered:
+    pass
+
+
+@admin.register(Group)
+class GroupAdmin(BaseGroupAdmin, ModelAdmin):
+    pass
+
+
+@admin.register(apps.get_model(webauthn_settings.OTP_WEBAUTHN_CREDENTIAL_MODEL))
+class PasskeyAdmin(WebAuthnCredentialAdmin, ModelAdmin):
+    """Staff passkeys; django-otp-webauthn does not register its admin itself."""
+
+    list_select_related = ("user",)
+    search_fields = ("user__email", "name")
+
+
+# --- Customer 360 ---------------------------------------------------------------------------
+
+
+class CustomerServiceInline(ReadOnlyTabularInline):
+    model = Service
+    tab = True
+    verbose_name_plural = "Services"
+    fields = ("service_name", "product", "status_badge", "primary_ip", "created_at")
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("product")
+
+    @display(description="Service")
+    def service_name(self, obj):
+        return obj.label or obj.hostname or f"Service {obj.pk}"
+
+    @display(description="Status", label=SERVICE_STATUS)
+    def status_badge(self, obj):
+        return obj.status, obj.get_status_display()
+
+
+class CustomerSubscriptionInline(ReadOnlyTabularInline):
+    model = Subscription
+    tab = True
+    verbose_name_plural = "Subscriptions"
+    fields = ("product_name", "cycle", "amount_cell", "status_badge", "current_period_end", "cancel_at_period_end")
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("price__product", "currency")
+
+    @display(description="Product")
+    def product_name(self, obj):
+        return obj.price.product.name
+
+    @display(description="Amount")
+    def amount_cell(self, obj):
+        return money(obj.amount, obj.currency)
+
+    @display(description="Status", label=SUBSCRIPTION_STATUS)
+    def status_badge(self, obj):
+        return obj.status, obj.get_status_display()
+
+
+class CustomerInvoiceInline(ReadOnlyTabularInline):
+    model = Invoice
+    fk_name = "customer"
+    tab = True
+    verbose_name_plural = "Invoices"
+    fields = ("number_cell", "purpose", "status_badge", "total_cell", "issue_date", "due_date")
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("currency")
+
+    @display(description="Number")
+    def number_cell(self, obj):
+        return obj.number or f"Draft {obj.pk}"
+
+    @display(description="Status", label=INVOICE_STATUS)
+    def status_badge(self, obj):
+        return obj.status, obj.get_status_display()
+
+    @display(description="Total")
+    def total_cell(self, obj):
+        return money(obj.total, obj.currency)
+
+
+class CustomerPaymentInline(ReadOnlyTabularInline):
+    model = Payment
+    tab = True
+    verbose_name_plural = "Payments"
+    fields = ("received_at", "kind", "gateway", "amount_cell", "status_badge", "invoice_number")
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("currency", "invoice")
+
+    @display(description="Amount")
+    def amount_cell(self, obj):
+        return money(obj.signed_amount, obj.currency)
+
+    @display(description="Status", label=PAYMENT_STATUS)
+    def status_badge(self, obj):
+        return obj.status, obj.get_status_display()
+
+    @display(description="Invoice")
+    def invoice_number(self, obj):
+        return str(obj.invoice) if obj.invoice_id else "—"
+
+
+class CustomerCreditInline(ReadOnlyTabularInline):
+    model = CreditEntry
+    tab = True
+    verbose_name_plural = "Credit ledger"
+    fields = ("created_at", "amount_cell", "reason", "description", "invoice_number")
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("currency", "invoice")
+
+    @display(description="Amount")
+    def amount_cell(self, obj):
+        return money(obj.amount, obj.currency)
+
+    @display(description="Invoice")
+    def invoice_number(self, obj):
+        return str(obj.invoice) if obj.invoice_id else "—"
+
+
+@admin.register(Customer)
+class CustomerAdmin(HijackUserAdminMixin, SimpleHistoryAdmin, ImportExportModelAdmin, ModelAdmin):
+    """The customer 360: profile, then tabs for services, subscriptions, invoices, payments and credit."""
+
+    resource_classes = [CustomerResource]
+    formats = FORMATS
+    import_form_class = ImportForm
+    export_form_class = ExportForm
+    list_display = ("customer_cell", "status_badge", "country", "currency", "service_count", "created_at")
+    list_select_related = ("user", "currency")
+    list_filter = (
+        ("status", ChoicesDropdownFilter),
+        ("currency", RelatedDropdownFilter),
+        "is_tax_exempt",
+        "suspension_exempt",
+        ("created_at", RangeDateFilter),
+    )
+    list_filter_submit = True
+    search_fields = ("company", "user__email", "user__first_name", "user__last_name", "phone", "vat_id")
+    autocomplete_fields = ("user", "currency")
+    readonly_fields = ("credit_balance", "lifetime_paid", "created_at", "updated_at")
+    inlines = (
+        CustomerServiceInline,
+        CustomerSubscriptionInline,
+        CustomerInvoiceInline,
+        CustomerPaymentInline,
+        CustomerCreditInline,
+    )
+    fieldsets = (
+        (None, {"fields": ("user", "company", "phone", "status", "currency", "credit_balance", "lifetime_paid")}),
+        (
+            "Billing address",
+            {
+                "fields": (
+                    "address_line1",
+                    "address_line2",
+                    "city",
+                    "region",
+                    "postal_code",
+                    "country",
+                    "vat_id",
+                    "is_tax_exempt",
+                    "auto_apply_credit",
+                )
+            },
+        ),  # fmt: skip
+        (
+            "Shipping address",
+            {
+                "classes": ["collapse"],
+                "fields": (
+                    "shipping_same_as_billing",
+                    "shipping_line1",
+                    "shipping_line2",
+                    "shipping_city",
+                    "shipping_region",
+                    "shipping_postal_code",
+                    "shipping_country",
+                ),
+            },
+        ),  # fmt: skip
+        ("Suspension policy", {"fields": ("suspension_exempt", "extra_grace_days")}),
+        ("Other", {"fields": ("notes", "whmcs_id", "supportpal_user_id", "created_at", "updated_at")}),
+    )
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(n_services=Count("services"))
+
+    def get_hijack_user(self, obj):
+        return obj.user
+
+    def has_delete_permission(self, request, obj=None):
+        # Customers carry money history (PROTECT foreign keys); close them with a status instead.
+        return False
+
+    @display(description="Customer", header=True, ordering="company")
+    def customer_cell(self, obj):
+        return [obj.display_name, obj.user.email]
+
+    @display(description="Status", label=CUSTOMER_STATUS, ordering="status")
+    def status_badge(self, obj):
+        return obj.status, obj.get_status_display()
+
+    @display(description="Services", ordering="n_services")
+    def service_count(self, obj):
+        return obj.n_services
+
+    @display(description="Credit balance")
+    def credit_balance(self, obj):
+        if obj.pk is None:
+            return "—"
+        rows = (
+            CreditEntry.objects.filter(customer=obj)
+            .values("currency_id", "currency__exponent")
+            .annotate(total=Sum("amount"))
+            .order_by("currency_id")
+        )
+        if not rows:
+            return money(0, obj.currency)
+        return format_html_join(
+            ", ", "{}", ((money(r["total"], _Cur(r["currency_id"], r["currency__exponent"])),) for r in rows)
+        )
+
+    @display(description="Paid to date")
+    def lifetime_paid(self, obj):
+        if obj.pk is None:
+            return "—"
+        rows = (
+            Payment.objects.filter(customer=obj, status=Payment.Status.SUCCEEDED)
+            .values("currency_id", "currency__exponent", "kind")
+            .annotate(total=Sum("amount"))
+        )
+        totals: dict[tuple[str, int], object] = {}
+        for r in rows:
+            key = (r["currency_id"], r["currency__exponent"])
+            signed = r["total"] if r["kind"] == Payment.Kind.PAYMENT else -r["total"]
+            totals[key] = totals.get(key, 0) + signed
+        if not totals:
+            return money(0, obj.currency)
+        return ", ".join(money(total, _Cur(*key)) for key, total in sorted(totals.items()))
+
+
+class _Cur:
+    """The two attributes money() reads, from an aggregate row."""
+
+    def __init__(self, code: str, exponent: int):
+        self.code = code
+        self.exponent = exponent
+
+
+class ApiTokenForm(forms.ModelForm):
+    class Meta:
+        model = ApiToken
+        fields = ("name", "expires_at", "revoked_at")
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(ModelAdmin):
+    """Tokens are created by customers (the secret is shown once); staff can rename, expire or revoke."""
+
+    form = ApiTokenForm
+    list_display = ("token_cell", "user", "scope_list", "active_badge", "last_used_at", "expires_at")
+    list_select_related = ("user",)
+    list_filter = (("created_at", RangeDateFilter), ("expires_at", RangeDateFilter))
+    list_filter_submit = True
+    search_fields = ("name", "prefix", "user__email")
+    readonly_fields = ("user", "prefix", "scopes", "created_at", "last_used_at")
+    fields = ("user", "name", "prefix", "scopes", "created_at", "last_used_at", "expires_at", "revoked_at")
+
+    def has_add_permission(self, request):
+        return False
+
+    @display(description="Token", header=True, ordering="name")
+    def token_cell(self, obj):
+        return [obj.name, f"{obj.prefix}…"]
+
+    @display(description="Scopes")
+    def scope_list(self, obj):
+        return ", ".join(obj.scopes or [])
+
+    @display(description="State", label={"active": "success", "inactive": "danger"})
+    def active_badge(self, obj):
+        return "active" if obj.is_active else "inactive"
