@@ -338,10 +338,12 @@ LOGGING = {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]},
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # Third-party loggers that print URLs or task arguments also redact at the logger, so no
+    # handler (including ones added later) ever sees the secret. django-q2 logs as "django-q".
     "loggers": {
-        "httpx": {"level": "WARNING"},
-        "httpcore": {"level": "WARNING"},
-        "django_q": {"level": "WARNING"},
+        "httpx": {"level": "WARNING", "filters": ["redact"]},
+        "httpcore": {"level": "WARNING", "filters": ["redact"]},
+        "django-q": {"level": "WARNING", "filters": ["redact"]},
     },
 }
 

@@ -5,3 +5,6 @@ class NotificationsConfig(AppConfig):
     name = "core.notifications"
     label = "notifications"
     verbose_name = "Notifications"
+
+    def ready(self):
+        from . import checks  # noqa: F401  (registers the deploy checks)

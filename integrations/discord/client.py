@@ -15,6 +15,8 @@ log = logging.getLogger(__name__)
 
 COLOURS = {"info": 0x3498DB, "success": 0x2ECC71, "warning": 0xF1C40F, "danger": 0xE74C3C}
 MAX_WAIT_SECONDS = 30.0
+MAX_FIELDS = 25
+MAX_TOTAL_CHARS = 6000
 
 
 class DiscordError(Exception):
@@ -45,11 +47,34 @@ class DiscordMessage:
             embed["url"] = self.url
         if self.fields:
             embed["fields"] = [
-                {"name": str(name)[:256], "value": str(value)[:1024] or "—", "inline": True}
-                for name, value in self.fields[:25]
+                {"name": str(name)[:256] or "—", "value": str(value)[:1024] or "—", "inline": True}
+                for name, value in self.fields[:MAX_FIELDS]
             ]
+        _fit_total(embed)
         # Customer-supplied text must never ping @everyone or roles.
         return {"embeds": [embed], "allowed_mentions": {"parse": []}}
+
+
+def _embed_chars(embed: dict) -> int:
+    return (
+        len(embed.get("title", ""))
+        + len(embed.get("description", ""))
+        + sum(len(f["name"]) + len(f["value"]) for f in embed.get("fields", []))
+    )
+
+
+def _fit_total(embed: dict) -> None:
+    """Discord refuses (400, code 50035) a message whose embeds exceed 6000 characters in all.
+
+    Shorten the description first (the fields carry the structured facts), then drop
+    trailing fields, so an alert is always delivered rather than rejected.
+    """
+    excess = _embed_chars(embed) - MAX_TOTAL_CHARS
+    if excess > 0 and embed.get("description"):
+        keep = max(len(embed["description"]) - excess - 1, 0)
+        embed["description"] = embed["description"][:keep] + "…"
+    while _embed_chars(embed) > MAX_TOTAL_CHARS and embed.get("fields"):
+        embed["fields"].pop()
 
 
 def normalise_url(url: str) -> str:
