@@ -1,0 +1,1 @@
+"""VirtFusion (KVM VPS) provisioning: client.py speaks the API, driver.py implements ProvisioningDriver."""
