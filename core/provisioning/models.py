@@ -83,6 +83,10 @@ class Service(models.Model):
     suspension_reason = models.CharField(max_length=255, blank=True)
     last_error = models.TextField(blank=True)
     hardware_note = models.CharField(max_length=255, blank=True, help_text="Assigned hardware (dedicated)")
+    compensated_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the customer was refunded or credited for a failed provisioning"
+    )
+    compensation = models.CharField(max_length=8, blank=True, help_text="refund or credit")
     holds_stock = models.BooleanField(
         default=False, help_text="This service took one unit of its product's stock (given back on termination)"
     )

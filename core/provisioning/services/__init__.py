@@ -1,0 +1,47 @@
+"""Every state change of provisioning, by business process:
+
+- capacity.py      can a product be sold now (check_capacity)
+- lifecycle.py     create, provision, suspend, unsuspend, terminate, change package, retry, assign hardware
+- access.py        power, usage, panel link, new credentials (synchronous platform calls)
+- compensation.py  refund or credit a service that failed for good
+- jobs.py          the ProvisioningJob log and queue; states.py the transition table
+"""
+
+from .access import power_service, reset_service_credentials, service_panel_url, service_usage
+from .capacity import check_capacity, connection_for
+from .compensation import refund_or_credit_failed_service
+from .credentials import generate_password
+from .lifecycle import (
+    assign_hardware,
+    change_service_package,
+    create_service,
+    provision_service,
+    retry_provisioning,
+    run_job,
+    suspend_service,
+    terminate_service,
+    unsuspend_service,
+)
+from .states import TRANSITIONS, can_move
+
+__all__ = [
+    "TRANSITIONS",
+    "assign_hardware",
+    "can_move",
+    "change_service_package",
+    "check_capacity",
+    "connection_for",
+    "create_service",
+    "generate_password",
+    "power_service",
+    "provision_service",
+    "refund_or_credit_failed_service",
+    "reset_service_credentials",
+    "retry_provisioning",
+    "run_job",
+    "service_panel_url",
+    "service_usage",
+    "suspend_service",
+    "terminate_service",
+    "unsuspend_service",
+]

@@ -1,0 +1,119 @@
+"""Making good a service that could not be provisioned: refund the payment or credit the account."""
+
+from __future__ import annotations
+
+import importlib
+from decimal import Decimal
+from typing import Literal
+
+from django.db import transaction
+from django.db.models import Sum
+
+from core import clock, money
+from core.audit.services import record
+from core.notifications.services import send_email
+from core.provisioning.errors import RefundNotPossible
+from core.provisioning.models import Service
+
+from .states import S
+
+
+def _billing(name: str):
+    # Billing's services are called through their modules (they land in parallel and tests patch them).
+    return importlib.import_module(f"core.billing.services.{name}")
+
+
+def paid_amount_for(service: Service):
+    """The paid new-order invoice of the service and what it charged for this service (lines + tax)."""
+    from core.billing.models import Invoice, InvoiceLine
+
+    if service.subscription_id is None:
+        return None, Decimal("0")
+    lines = InvoiceLine.objects.filter(
+        subscription_id=service.subscription_id,
+        invoice__status=Invoice.Status.PAID,
+        invoice__purpose=Invoice.Purpose.NEW_ORDER,
+    )
+    first = lines.select_related("invoice").order_by("invoice__issued_at", "invoice_id").first()
+    if first is None:
+        return None, Decimal("0")
+    invoice = first.invoice
+    totals = lines.filter(invoice=invoice).aggregate(amount=Sum("amount"), tax=Sum("tax_amount"))
+    amount = (totals["amount"] or Decimal("0")) + (totals["tax"] or Decimal("0"))
+    return invoice, money.quantize(amount, invoice.currency_id)
+
+
+def refund_or_credit_failed_service(service: Service, *, mode: Literal["refund", "credit"], actor) -> Service:
+    """Give a customer their money back for a service that failed for good, once.
+
+    `credit` adds the amount to the account's credit; `refund` refunds it to the payment
+    that paid the invoice. The service is then terminated (removing anything a partial
+    create left on the platform) and the customer is told by email.
+    """
+    from core.billing.models import Payment
+
+    from .lifecycle import terminate_service
+
+    if mode not in ("refund", "credit"):
+        raise RefundNotPossible("Choose “refund” or “credit”.")
+    with transaction.atomic():
+        service = Service.objects.select_for_update().select_related("customer__user", "product").get(pk=service.pk)
+        if service.compensated_at is not None:
+            raise RefundNotPossible(
+                f"Service {service.pk} was already compensated ({service.compensation}) on {service.compensated_at:%Y-%m-%d}."
+            )
+        if service.status != S.FAILED:
+            raise RefundNotPossible(
+                f"Only a failed service can be refunded or credited here; this one is {service.get_status_display()}."
+            )
+        invoice, amount = paid_amount_for(service)
+        if invoice is None or amount <= 0:
+            raise RefundNotPossible(
+                f"Service {service.pk} has no paid order invoice to refund; adjust the customer's credit by hand."
+            )
+        if mode == "credit":
+            _billing("credit").add_credit(
+                service.customer, amount, reason="provisioning_failed", actor=actor, invoice=invoice,
+                description=f"{service.product.name} could not be provisioned (service #{service.pk})",
+            )  # fmt: skip
+        else:
+            payment = (
+                Payment.objects.filter(invoice=invoice, kind=Payment.Kind.PAYMENT, status=Payment.Status.SUCCEEDED)
+                .order_by("-amount")
+                .first()
+            )
+            if payment is None:
+                raise RefundNotPossible(
+                    f"Invoice {invoice} was not paid by a gateway payment (credit?); give credit instead."
+                )
+            _billing("payments").refund_payment(
+                payment, amount=min(amount, payment.amount), reason="Service could not be provisioned", actor=actor
+            )
+        service.compensated_at = clock.now()
+        service.compensation = mode
+        service.save(update_fields=["compensated_at", "compensation", "updated_at"])
+        record(
+            f"service.{mode}_failed",
+            service,
+            actor=actor,
+            message=f"{money.format_amount(amount, invoice.currency_id)} {mode}ed for a failed provisioning",
+            data={"invoice": invoice.pk, "amount": str(amount), "mode": mode},
+        )
+        send_email(
+            "service_refunded",
+            to=service.customer.user.email,
+            subject=f"We could not set up your {service.product.name}",
+            template="service_refunded",
+            context={
+                "customer_name": service.customer.user.full_name,
+                "product": service.product.name,
+                "amount": money.format_amount(amount, invoice.currency_id),
+                "mode": mode,
+                "invoice": str(invoice),
+            },
+            dedupe_key=f"service_refunded:{service.uuid}",
+            customer=service.customer,
+        )
+        terminate_service(service, reason=f"Provisioning failed; customer {mode}ed", actor=actor)
+    service.refresh_from_db()
+    return service

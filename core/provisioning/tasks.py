@@ -1,0 +1,7 @@
+"""django-q2 entry points (thin: the work is in services)."""
+
+from core.provisioning.services import lifecycle
+
+
+def run_provisioning_job(job_id: int) -> str:
+    return lifecycle.run_job(job_id)
