@@ -309,6 +309,10 @@ PAYPAL_CLIENT_ID = env.str("PAYPAL_CLIENT_ID", default="")
 PAYPAL_CLIENT_SECRET = env.str("PAYPAL_CLIENT_SECRET", default="")
 PAYPAL_WEBHOOK_ID = env.str("PAYPAL_WEBHOOK_ID", default="")
 PAYPAL_MODE = env.str("PAYPAL_MODE", default="sandbox")  # sandbox | live
+STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=2)
+PAYMENT_GATEWAY_TIMEOUT = env.float("PAYMENT_GATEWAY_TIMEOUT", default=30.0)
+# Signs sandbox-gateway webhooks (local demo only; no real money behind it).
+SANDBOX_WEBHOOK_SECRET = env.str("SANDBOX_WEBHOOK_SECRET", default="" if IS_PRODUCTION else "sandbox-dev-secret")
 
 # --- Unfold -----------------------------------------------------------------------
 UNFOLD = {

@@ -14,6 +14,7 @@ urlpatterns = [
     path("webauthn/", include("django_otp_webauthn.urls", namespace="otp_webauthn")),
     path("hijack/", include("hijack.urls")),
     path("anymail/", include("anymail.urls")),
+    path("webhooks/", include("core.billing.webhook_urls")),
     path(settings.ADMIN_PATH, admin.site.urls),
     path("", include("portal.urls")),
 ]

@@ -110,6 +110,8 @@ class DomainEvent:
     failure_message: str = ""
     occurred_at: str = ""
     payload: dict = field(default_factory=dict)
+    status: str = ""  # the gateway object's own status where it matters (a dispute's won/lost)
+    method_ref: str = ""  # the saved method that paid, when the gateway says
 
 
 class WebhookVerificationError(Exception):
@@ -156,6 +158,10 @@ class PaymentGateway(abc.ABC):
 
     @abc.abstractmethod
     def refund(self, payment, *, amount: Decimal, reason: str = "") -> RefundResult: ...
+
+    def confirm_payment(self, invoice, reference: str) -> ChargeResult:
+        """After an on-session step (3-D Secure, PayPal approval, sandbox challenge): the payment's outcome."""
+        raise GatewayError(f"{self.name} has no on-session confirmation step.")
 
     # Webhooks
     @abc.abstractmethod

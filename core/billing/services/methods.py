@@ -1,0 +1,192 @@
+"""Saved payment methods and gateway customers: save, list, remove, choose the default.
+
+Invariants: a customer has at most one default method among those not removed; a method
+belongs to exactly one customer (the gateway id is unique); a removed method is never
+charged again (subscriptions that used it lose it and fall back to the customer default).
+Network calls to the gateway happen before our transaction, never inside it.
+"""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+
+from core import clock
+from core.audit.services import record
+from core.billing.errors import PaymentError
+from core.billing.gateways import SavedMethod, SetupSession, get_gateway
+from core.billing.models import GatewayCustomer, PaymentMethod, Subscription
+
+
+def remember_gateway_customer(customer, gateway: str, gateway_customer_id: str) -> GatewayCustomer:
+    """Store the gateway's id for our customer once; a concurrent second writer gets the first row."""
+    try:
+        with transaction.atomic():
+            return GatewayCustomer.objects.create(
+                customer=customer, gateway=gateway, gateway_customer_id=gateway_customer_id
+            )
+    except IntegrityError:
+        return GatewayCustomer.objects.get(customer=customer, gateway=gateway)
+
+
+def gateway_customer_id(customer, gateway: str) -> str | None:
+    return (
+        GatewayCustomer.objects.filter(customer=customer, gateway=gateway)
+        .values_list("gateway_customer_id", flat=True)
+        .first()
+    )
+
+
+def customer_for_gateway_ref(gateway: str, gateway_customer_id: str):
+    row = GatewayCustomer.objects.select_related("customer").filter(
+        gateway=gateway, gateway_customer_id=gateway_customer_id
+    )
+    found = row.first()
+    return found.customer if found else None
+
+
+def active_payment_methods(customer):
+    """The customer's usable methods, default first."""
+    return PaymentMethod.objects.filter(customer=customer, removed_at__isnull=True).order_by(
+        "-is_default", "-created_at"
+    )
+
+
+def default_payment_method(customer) -> PaymentMethod | None:
+    return active_payment_methods(customer).filter(is_default=True).first()
+
+
+def payment_method_for_subscription(subscription: Subscription) -> PaymentMethod | None:
+    """The method a renewal of `subscription` is charged to: its own if still usable, else the customer default."""
+    method = subscription.payment_method
+    if method is not None and method.removed_at is None:
+        return method
+    return default_payment_method(subscription.customer)
+
+
+def begin_saving_method(customer, gateway_name: str, *, return_url: str = "") -> SetupSession:
+    """Start saving a method at `gateway_name` (Stripe SetupIntent, sandbox card form)."""
+    gateway = get_gateway(gateway_name)
+    if not gateway.supports_saved_methods:
+        raise PaymentError(f"{gateway_name} cannot save a payment method; pay each invoice with it instead.")
+    return gateway.begin_save_method(customer, return_url=return_url)
+
+
+def save_payment_method(customer, gateway_name: str, reference: str, *, make_default: bool | None = None, actor=None):
+    """Finish saving a method the customer set up at the gateway and store it for `customer`.
+
+    Idempotent: completing the same setup twice returns the same PaymentMethod. The first method a
+    customer saves becomes their default.
+    """
+    gateway = get_gateway(gateway_name)
+    saved = gateway.complete_save_method(customer, reference)
+    return store_saved_method(customer, saved, make_default=make_default, actor=actor)
+
+
+def store_saved_method(customer, saved: SavedMethod, *, make_default: bool | None = None, actor=None) -> PaymentMethod:
+    """Persist a method the gateway confirmed. Refuses a method already owned by another customer."""
+    with transaction.atomic():
+        # Lock the customer's methods so two saves cannot both become the default.
+        list(PaymentMethod.objects.select_for_update().filter(customer=customer))
+        method = (
+            PaymentMethod.objects.select_for_update()
+            .filter(gateway=saved.gateway, gateway_method_id=saved.method_id)
+            .first()
+        )
+        if method is not None and method.customer_id != customer.pk:
+            raise PaymentError("This payment method belongs to another account.")
+        has_default = PaymentMethod.objects.filter(customer=customer, removed_at__isnull=True, is_default=True).exists()
+        fields = {
+            "kind": saved.kind, "brand": saved.brand, "last4": saved.last4, "exp_month": saved.exp_month,
+            "exp_year": saved.exp_year, "label": saved.label[:100], "removed_at": None,
+        }  # fmt: skip
+        created = method is None
+        if created:
+            method = PaymentMethod.objects.create(
+                customer=customer, gateway=saved.gateway, gateway_method_id=saved.method_id, **fields
+            )
+        else:
+            for name, value in fields.items():
+                setattr(method, name, value)
+            method.save()
+        if make_default or (make_default is None and not has_default):
+            _flag_default(customer, method)
+        if created:
+            record("payment_method.saved", method, actor=actor, data={"gateway": saved.gateway})
+    return method
+
+
+def _flag_default(customer, method: PaymentMethod) -> None:
+    PaymentMethod.objects.filter(customer=customer, is_default=True).exclude(pk=method.pk).update(is_default=False)
+    if not method.is_default:
+        method.is_default = True
+        method.save(update_fields=["is_default"])
+
+
+def set_default_payment_method(customer, method: PaymentMethod, *, actor=None) -> PaymentMethod:
+    """Make `method` the customer's only default (here and, where the gateway has one, at the gateway)."""
+    _check_owner(customer, method)
+    if method.removed_at is not None:
+        raise PaymentError("This payment method was removed; add it again to use it.")
+    get_gateway(method.gateway).set_default_method(customer, method.gateway_method_id)
+    with transaction.atomic():
+        list(PaymentMethod.objects.select_for_update().filter(customer=customer))
+        method.refresh_from_db()
+        _flag_default(customer, method)
+        record("payment_method.default_set", method, actor=actor)
+    return method
+
+
+def remove_payment_method(customer, method: PaymentMethod, *, actor=None) -> None:
+    """Remove a saved method: detach it at the gateway, stop every subscription from using it,
+    and promote the newest remaining method to default if it was the default."""
+    _check_owner(customer, method)
+    if method.removed_at is not None:
+        return
+    get_gateway(method.gateway).remove_method(customer, method.gateway_method_id)
+    _mark_removed(method, actor=actor)
+
+
+def forget_payment_method(gateway: str, gateway_method_id: str) -> PaymentMethod | None:
+    """The gateway says a method is gone (e.g. detached in Stripe's dashboard): stop using it."""
+    method = PaymentMethod.objects.filter(gateway=gateway, gateway_method_id=gateway_method_id).first()
+    if method is None or method.removed_at is not None:
+        return method
+    _mark_removed(method, actor=None)
+    return method
+
+
+def _mark_removed(method: PaymentMethod, *, actor) -> None:
+    with transaction.atomic():
+        list(PaymentMethod.objects.select_for_update().filter(customer_id=method.customer_id))
+        method.refresh_from_db()
+        was_default = method.is_default
+        method.removed_at = clock.now()
+        method.is_default = False
+        method.save(update_fields=["removed_at", "is_default"])
+        Subscription.objects.filter(payment_method=method).update(payment_method=None)
+        if was_default:
+            successor = active_payment_methods(method.customer).first()
+            if successor is not None:
+                _flag_default(method.customer, successor)
+        record("payment_method.removed", method, actor=actor)
+
+
+def set_subscription_payment_method(subscription: Subscription, method: PaymentMethod | None, *, actor=None):
+    """Charge `subscription`'s renewals to `method` (None: the customer's default)."""
+    if method is not None:
+        _check_owner(subscription.customer, method)
+        if method.removed_at is not None:
+            raise PaymentError("This payment method was removed; add it again to use it.")
+    with transaction.atomic():
+        locked = Subscription.objects.select_for_update().get(pk=subscription.pk)
+        locked.payment_method = method
+        locked.gateway = method.gateway if method else ""
+        locked.save(update_fields=["payment_method", "gateway", "updated_at"])
+        record("subscription.payment_method_set", locked, actor=actor, data={"method": method.pk if method else None})
+    subscription.refresh_from_db()
+    return subscription
+
+
+def _check_owner(customer, method: PaymentMethod) -> None:
+    if method.customer_id != customer.pk:
+        raise PaymentError("This payment method belongs to another account.")
