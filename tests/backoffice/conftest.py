@@ -1,0 +1,120 @@
+"""One object of every model the back office shows, built from factories."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.models import Group
+from django.utils import timezone
+from django_otp_webauthn.models import WebAuthnCredential
+
+from core.accounts.models import ApiToken
+from core.audit.models import AuditLog
+from core.billing.models import (
+    Coupon,
+    CouponAmount,
+    CouponRedemption,
+    CreditEntry,
+    GatewayCustomer,
+    Invoice,
+    NumberSequence,
+    Order,
+    OrderItem,
+    PaymentMethod,
+    SuspensionPolicy,
+    WebhookEvent,
+)
+from core.notifications.models import Notification
+from core.provisioning.models import ProvisioningJob
+from core.support.models import Announcement, SupportTicket
+from core.usage.models import BandwidthPeriod, BandwidthUsage
+from tests.factories import (
+    CurrencyFactory,
+    CustomerFactory,
+    InvoiceFactory,
+    InvoiceLineFactory,
+    PaymentFactory,
+    PlatformConnectionFactory,
+    PriceFactory,
+    ServiceFactory,
+    SubscriptionFactory,
+    TaxRateFactory,
+)
+
+
+def issue_for_test(invoice: Invoice, number: str) -> Invoice:
+    """Freeze an invoice the way the billing service leaves it (bypassing it: admin tests only)."""
+    Invoice.objects.filter(pk=invoice.pk).update(
+        status=Invoice.Status.ISSUED,
+        number=number,
+        issue_date=timezone.now().date(),
+        due_date=timezone.now().date() + dt.timedelta(days=7),
+        subtotal=Decimal("10.00"),
+        total=Decimal("10.00"),
+    )
+    invoice.refresh_from_db()
+    return invoice
+
+
+def make_customer_world(customer=None, *, index: int = 0) -> dict:
+    """A customer with a subscription, service, order, invoice, payment, credit and a job."""
+    customer = customer or CustomerFactory()
+    subscription = SubscriptionFactory(customer=customer)
+    service = ServiceFactory(customer=customer, subscription=subscription, product=subscription.price.product)
+    invoice = InvoiceFactory(customer=customer, subscription=subscription)
+    InvoiceLineFactory(invoice=invoice, subscription=subscription, product=subscription.price.product)
+    issue_for_test(invoice, f"INV-T-{customer.pk:04d}-{index}")
+    order = Order.objects.create(customer=customer, currency=customer.currency, invoice=invoice)
+    OrderItem.objects.create(order=order, price=subscription.price, hostname=service.hostname)
+    payment = PaymentFactory(customer=customer, invoice=invoice)
+    CreditEntry.objects.create(customer=customer, currency=customer.currency, amount=Decimal("5.00"), reason="manual")
+    job = ProvisioningJob.objects.create(service=service, connection=service.connection, action="create")
+    return {
+        "customer": customer,
+        "subscription": subscription,
+        "service": service,
+        "invoice": invoice,
+        "order": order,
+        "payment": payment,
+        "job": job,
+    }
+
+
+@pytest.fixture
+def admin_world(db, staff_user):
+    """At least one row of each model registered in the admin."""
+    CurrencyFactory(code="EUR", exchange_rate=Decimal("0.9"))
+    world = make_customer_world()
+    customer = world["customer"]
+    draft = InvoiceFactory(customer=customer)
+    InvoiceLineFactory(invoice=draft)
+    price = PriceFactory(currency=customer.currency)
+    method = PaymentMethod.objects.create(
+        customer=customer, gateway="sandbox", gateway_method_id="pm_1", brand="visa", last4="4242", exp_month=4,
+        exp_year=2030,
+    )  # fmt: skip
+    GatewayCustomer.objects.create(customer=customer, gateway="stripe", gateway_customer_id="cus_1")
+    coupon = Coupon.objects.create(code="WELCOME", kind="fixed")
+    CouponAmount.objects.create(coupon=coupon, currency=customer.currency, amount=Decimal("5.00"))
+    CouponRedemption.objects.create(coupon=coupon, customer=customer, order=world["order"])
+    TaxRateFactory()
+    NumberSequence.objects.create(series="invoice", year=2026, last_value=3)
+    WebhookEvent.objects.create(gateway="stripe", event_id="evt_1", event_type="payment_intent.succeeded", payload={})
+    SuspensionPolicy.objects.create(service_type="vps")
+    PlatformConnectionFactory(name="vf", platform="virtfusion", api_key="vf-secret-key", api_secret="")
+    BandwidthUsage.objects.create(service=world["service"], day=dt.date(2026, 1, 1), bytes_in=10**9, bytes_out=10**9)
+    BandwidthPeriod.objects.create(
+        service=world["service"], period_start=dt.date(2026, 1, 1), period_end=dt.date(2026, 2, 1),
+        bytes_in=10**9, quota_bytes=10**12,
+    )  # fmt: skip
+    SupportTicket.objects.create(customer=customer, external_id="17", number="1017", subject="Help", status="open")
+    Announcement.objects.create(title="Maintenance", body="Tonight")
+    AuditLog.objects.create(action="invoice.issue", actor=staff_user, object_repr="INV-1")
+    Notification.objects.create(channel="email", event="invoice_issued", dedupe_key="k1", recipient="a@b.c")
+    ApiToken.objects.create(user=customer.user, name="ci", prefix="ezs_abc", token_hash="0" * 64, scopes=["read"])
+    Group.objects.create(name="Billing staff")
+    WebAuthnCredential.objects.create(
+        user=staff_user, name="YubiKey", credential_id=b"cred-1", public_key=b"key", transports=[],
+        aaguid="00000000-0000-0000-0000-000000000000", credential_id_sha256="a" * 64,
+    )  # fmt: skip
+    return {**world, "draft": draft, "price": price, "method": method, "coupon": coupon}
