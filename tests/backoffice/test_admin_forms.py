@@ -52,7 +52,7 @@ def test_a_typed_secret_replaces_and_clear_removes(staff_client, db):
     staff_client.post(url, _connection_post_data(conn, api_key="new-key-123"))
     conn.refresh_from_db()
     assert conn.api_key == "new-key-123"
-    with db.cursor() as cursor:  # the column holds ciphertext only
+    with django_connection.cursor() as cursor:  # the column holds ciphertext only
         cursor.execute("SELECT api_key FROM provisioning_platformconnection WHERE id = %s", [conn.pk])
         assert "new-key-123" not in cursor.fetchone()[0]
     staff_client.post(url, _connection_post_data(conn, clear_api_key="on"))
