@@ -30,3 +30,15 @@ class PaymentError(BillingError):
 
 class InsufficientCredit(BillingError):
     field = "amount"
+
+
+class OrderError(BillingError):
+    """An order that cannot be placed as asked (unknown price, out of stock, no capacity)."""
+
+
+class SubscriptionError(BillingError):
+    """A subscription change the current state does not allow."""
+
+
+class TaxConfigurationError(BillingError):
+    """The tax setup cannot produce a rate for this customer."""
