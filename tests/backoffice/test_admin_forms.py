@@ -2,6 +2,7 @@
 
 from decimal import Decimal
 
+from django.db import connection as django_connection
 from django.urls import reverse
 
 from core.billing.models import CreditEntry, Invoice
