@@ -415,13 +415,13 @@ def _request_action(
 ) -> Service:
     """On a locked service: mark `action` pending and queue it, or apply it at once when there is
     no platform to ask (staff-fulfilled products)."""
-    if target is not None:
-        ensure_can_move(service, target)
     if service.pending_action:
         raise ActionInProgress(
             f"Service {service.pk} is waiting for the platform to confirm “{service.pending_action}”; "
             "try again when it has finished (see its provisioning jobs)."
         )
+    if target is not None:
+        ensure_can_move(service, target)
     if service.connection_id is None:
         _confirm_action(service, action, argument)
         record(f"service.{action}", service, actor=actor, message=message or "Applied without a platform")
