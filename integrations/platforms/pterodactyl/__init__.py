@@ -1,0 +1,1 @@
+"""Pterodactyl (game servers) provisioning: client.py speaks the API, driver.py implements ProvisioningDriver."""
