@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
@@ -8,4 +8,5 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("login/", views.PortalLoginView.as_view(), name="login"),
     path("logout/", views.logout_view, name="logout"),
+    path("", include("portal.billing.urls")),
 ]

@@ -17,7 +17,6 @@ import time
 from decimal import Decimal
 
 from django.conf import settings
-from django.urls import NoReverseMatch, reverse
 
 from core import clock
 from core.billing.gateways import (
@@ -34,6 +33,7 @@ from core.billing.gateways import (
     WebhookVerificationError,
 )
 from core.billing.services import methods
+from core.billing.services.invoices import portal_pay_url
 
 SUCCEEDS = "4242424242424242"
 DECLINES = "4000000000000002"
@@ -55,13 +55,6 @@ def sign(body: bytes, secret: str, timestamp: int | None = None) -> str:
     t = int(timestamp if timestamp is not None else time.time())
     digest = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
     return f"t={t},v1={digest}"
-
-
-def _pay_url(invoice) -> str:
-    try:
-        return settings.SITE_URL.rstrip("/") + reverse("portal:invoice_pay", args=[invoice.uuid])
-    except NoReverseMatch:
-        return ""
 
 
 class SandboxGateway(PaymentGateway):
@@ -122,7 +115,7 @@ class SandboxGateway(PaymentGateway):
         if not method_id:
             return ChargeResult(
                 ChargeStatus.FAILED, amount=amount, currency=invoice.currency_id, failure_code="no_payment_method",
-                failure_message="No saved card: add a card in the client area.", action_url=_pay_url(invoice),
+                failure_message="No saved card: add a card in the client area.", action_url=portal_pay_url(invoice),
             )  # fmt: skip
         # Deterministic per (invoice, attempt): repeating an attempt reports the same transaction.
         transaction_id = f"sbx_pi_{invoice.uuid.hex}_{attempt}"
@@ -132,13 +125,13 @@ class SandboxGateway(PaymentGateway):
             return ChargeResult(ChargeStatus.SUCCEEDED, transaction_id=transaction_id, **common)
         if behaviour == "requires_action":
             return ChargeResult(
-                ChargeStatus.REQUIRES_ACTION, transaction_id=transaction_id, action_url=_pay_url(invoice),
+                ChargeStatus.REQUIRES_ACTION, transaction_id=transaction_id, action_url=portal_pay_url(invoice),
                 client_secret=f"{transaction_id}_secret", failure_code="authentication_required",
                 failure_message="The bank asks the customer to authenticate this payment.", **common,
             )  # fmt: skip
         return ChargeResult(
             ChargeStatus.FAILED, transaction_id=f"{transaction_id}_declined", failure_code="card_declined",
-            failure_message="Your card was declined.", action_url=_pay_url(invoice), **common,
+            failure_message="Your card was declined.", action_url=portal_pay_url(invoice), **common,
         )  # fmt: skip
 
     def confirm_payment(self, invoice, reference: str) -> ChargeResult:

@@ -9,9 +9,6 @@ from __future__ import annotations
 import datetime as dt
 from decimal import ROUND_CEILING, Decimal
 
-from django.conf import settings
-from django.urls import reverse
-
 from core import money
 from core.billing.gateways import (
     ChargeResult,
@@ -26,6 +23,7 @@ from core.billing.gateways import (
     SetupSession,
 )
 from core.billing.services import methods
+from core.billing.services.invoices import portal_pay_url
 
 from .client import StripeApi, StripeApiError, StripeCardError, StripeConfigError, StripeUnavailable
 
@@ -51,10 +49,6 @@ def our_amount(units: int | None, currency: str) -> Decimal | None:
 
 def idempotency_key(invoice, attempt: int) -> str:
     return f"inv-{invoice.uuid}-{attempt}"
-
-
-def _pay_url(invoice) -> str:
-    return settings.SITE_URL.rstrip("/") + reverse("portal:invoice_pay", args=[invoice.uuid])
 
 
 class StripeGateway(PaymentGateway):
@@ -172,7 +166,7 @@ class StripeGateway(PaymentGateway):
         elif method_id:
             params.update(
                 payment_method=method_id, confirm=True, setup_future_usage="off_session",
-                return_url=_pay_url(invoice) + "confirm/", payment_method_types=["card"],
+                return_url=portal_pay_url(invoice) + "confirm/", payment_method_types=["card"],
             )  # fmt: skip
         else:
             params.update(setup_future_usage="off_session", automatic_payment_methods={"enabled": True})
@@ -195,7 +189,7 @@ class StripeGateway(PaymentGateway):
         if not method_id:
             return ChargeResult(
                 ChargeStatus.REQUIRES_ACTION, transaction_id=intent["id"], amount=our_amount(units, currency),
-                currency=currency, client_secret=intent.get("client_secret") or "", action_url=_pay_url(invoice),
+                currency=currency, client_secret=intent.get("client_secret") or "", action_url=portal_pay_url(invoice),
                 raw=intent,
             )  # fmt: skip
         return self._result_from_intent(intent, invoice)
@@ -233,14 +227,16 @@ class StripeGateway(PaymentGateway):
         if status in {"requires_action", "requires_confirmation"}:
             return ChargeResult(
                 ChargeStatus.REQUIRES_ACTION, amount=our_amount(intent.get("amount"), currency),
-                client_secret=intent.get("client_secret") or "", action_url=_pay_url(invoice), **common,
+                client_secret=intent.get("client_secret") or "", action_url=portal_pay_url(invoice), **common,
             )  # fmt: skip
         error = intent.get("last_payment_error") or {}
+        # The failure is keyed by its charge so the PaymentIntent id stays free for a later success.
+        common["transaction_id"] = error.get("charge") or intent.get("latest_charge") or f"{intent['id']}:declined"
         return ChargeResult(
             ChargeStatus.FAILED, amount=our_amount(intent.get("amount"), currency),
             failure_code=error.get("decline_code") or error.get("code") or status or "failed",
             failure_message=error.get("message") or f"Payment {status}.",
-            client_secret=intent.get("client_secret") or "", action_url=_pay_url(invoice), **common,
+            client_secret=intent.get("client_secret") or "", action_url=portal_pay_url(invoice), **common,
         )  # fmt: skip
 
     def _result_from_card_error(self, exc: StripeCardError, invoice, units: int) -> ChargeResult:
@@ -250,7 +246,7 @@ class StripeGateway(PaymentGateway):
             return ChargeResult(
                 ChargeStatus.REQUIRES_ACTION, transaction_id=intent["id"], amount=our_amount(units, currency),
                 currency=currency, failure_code="authentication_required", failure_message=str(exc),
-                client_secret=intent.get("client_secret") or "", action_url=_pay_url(invoice), raw=intent,
+                client_secret=intent.get("client_secret") or "", action_url=portal_pay_url(invoice), raw=intent,
             )  # fmt: skip
         # A decline is one failed attempt; the PaymentIntent may still succeed later (new card,
         # on-session retry), so the failure is keyed by the charge, never the PaymentIntent id.
@@ -258,7 +254,7 @@ class StripeGateway(PaymentGateway):
         return ChargeResult(
             ChargeStatus.FAILED, transaction_id=failure_id, amount=our_amount(units, currency), currency=currency,
             failure_code=exc.decline_code or exc.code or "card_declined", failure_message=str(exc),
-            action_url=_pay_url(invoice), raw={"payment_intent": intent, "code": exc.code},
+            action_url=portal_pay_url(invoice), raw={"payment_intent": intent, "code": exc.code},
         )  # fmt: skip
 
     # --- Refunds ---------------------------------------------------------------------------

@@ -1,0 +1,17 @@
+"""Portal billing routes, included by portal/urls.py (names live in the "portal" namespace)."""
+
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("billing/invoices/", views.invoice_list, name="invoice_list"),
+    path("billing/invoices/<uuid:uuid>/", views.invoice_detail, name="invoice_detail"),
+    path("billing/invoices/<uuid:uuid>/pay/", views.invoice_pay, name="invoice_pay"),
+    path("billing/invoices/<uuid:uuid>/pay/confirm/", views.invoice_pay_confirm, name="invoice_pay_confirm"),
+    path("billing/methods/", views.payment_methods, name="payment_methods"),
+    path("billing/methods/add/<str:gateway>/", views.payment_method_add, name="payment_method_add"),
+    path("billing/methods/complete/<str:gateway>/", views.payment_method_complete, name="payment_method_complete"),
+    path("billing/methods/<int:pk>/remove/", views.payment_method_remove, name="payment_method_remove"),
+    path("billing/methods/<int:pk>/default/", views.payment_method_default, name="payment_method_default"),
+]
