@@ -1,9 +1,16 @@
 import pytest
 
 from core.billing.models import Order, OrderItem
+from core.catalog.models import Price
 from core.provisioning.models import ProvisioningJob
 from core.provisioning.services import lifecycle
-from tests.factories import PlatformConnectionFactory, PriceFactory, ProductFactory, SubscriptionFactory
+from tests.factories import (
+    CustomerFactory,
+    PlatformConnectionFactory,
+    PriceFactory,
+    ProductFactory,
+    SubscriptionFactory,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -30,13 +37,13 @@ def product(sandbox):
 
 def paid_item(product, customer=None):
     """A subscription and its order item, as billing's fulfil_order hands them to create_service."""
-    kwargs = {"price": PriceFactory(product=product)}
-    if customer is not None:
-        kwargs["customer"] = customer
-        kwargs["price"] = PriceFactory(product=product, currency=customer.currency)
-    subscription = SubscriptionFactory(**kwargs)
-    order = Order.objects.create(customer=subscription.customer, currency=subscription.currency, status="paid")
-    item = OrderItem.objects.create(order=order, price=subscription.price, hostname="", subscription=subscription)
+    customer = customer or CustomerFactory()
+    price = Price.objects.filter(product=product, currency=customer.currency).first() or PriceFactory(
+        product=product, currency=customer.currency
+    )
+    subscription = SubscriptionFactory(customer=customer, price=price)
+    order = Order.objects.create(customer=customer, currency=customer.currency, status="paid")
+    item = OrderItem.objects.create(order=order, price=price, hostname="", subscription=subscription)
     return subscription, item
 
 

@@ -93,7 +93,8 @@ def create_service(subscription, order_item, *, actor=None) -> Service:
     existing = Service.objects.filter(subscription=subscription, order_item=order_item).first()
     if existing is not None:
         return existing
-    product = subscription.price.product
+    # Read afresh: stock and approval flags must not come from a caller's stale instance.
+    product = Product.objects.select_related("platform_connection").get(pk=subscription.price.product_id)
     try:
         with transaction.atomic():
             service = Service(
