@@ -347,25 +347,21 @@ class SynergyCPDriver(ProvisioningDriver):
             raise error from exc
 
     def _our_server(self, service) -> dict | None:
-        """The server, only while its billing id is still ours.
+        """The server that carries our billing id now, or None when none does.
 
-        After a wipe the box returns to inventory and may be sold to someone else: acting on the
-        stored server id alone could suspend or wipe another customer's machine.
+        Found by billing id (the vendor module's own flow), never by the stored server id alone:
+        after a wipe the box returns to inventory and may be sold to someone else, and acting on
+        its old id would suspend or wipe another customer's machine. The billing id on the answer
+        is checked too, in case a panel ignores the filter and lists every server.
         """
         billing_id = self._billing_id(service)
-        if service.platform_service_id:
-            try:
-                server = self.client.get_server(service.platform_service_id)
-            except SynergyCPError as exc:
-                if exc.not_found:
-                    return None
-                raise
-        else:
-            server = self.client.find_server_by_billing_id(billing_id)
+        server = self.client.find_server_by_billing_id(billing_id)
         if not server:
             return None
-        current = str((server.get("billing") or {}).get("id") or "")
-        return server if current == billing_id else None
+        billing = server.get("billing")
+        if isinstance(billing, dict) and str(billing.get("id") or "") != billing_id:
+            return None
+        return server
 
     def _billing_id(self, service) -> str:
         stored = (service.platform_data or {}).get("billing_id")

@@ -330,7 +330,7 @@ def test_build_status_reports_install_progress_then_ready_with_ips(driver, api, 
 
 def test_suspend_deactivates_the_primary_access_as_a_billing_action(driver, api, active_service):
     active_service.suspension_reason = "Invoice INV-2026-000123 overdue"
-    api.get("/server/311").mock(return_value=ok("server_detail.json"))
+    api.get("/server", params={"billing_id": "5521"}).mock(return_value=ok("server_by_billing_id.json"))
     access = api.get("/server/311/access", params={"is_primary": "1"}).mock(
         return_value=ok("access_primary_active.json")
     )
@@ -347,7 +347,7 @@ def test_suspend_deactivates_the_primary_access_as_a_billing_action(driver, api,
 
 
 def test_unsuspend_reactivates_the_primary_access(driver, api, active_service):
-    api.get("/server/311").mock(return_value=ok("server_detail.json"))
+    api.get("/server", params={"billing_id": "5521"}).mock(return_value=ok("server_by_billing_id.json"))
     api.get("/server/311/access").mock(return_value=ok("access_primary_suspended.json"))
     patch = api.patch("/server/311/access/901").mock(return_value=ok("access_updated.json"))
 
@@ -357,7 +357,7 @@ def test_unsuspend_reactivates_the_primary_access(driver, api, active_service):
 
 
 def test_suspend_of_an_already_suspended_server_sends_nothing(driver, api, active_service):
-    api.get("/server/311").mock(return_value=ok("server_detail.json"))
+    api.get("/server", params={"billing_id": "5521"}).mock(return_value=ok("server_by_billing_id.json"))
     api.get("/server/311/access").mock(return_value=ok("access_primary_suspended.json"))
     patch = api.patch("/server/311/access/901")
 
@@ -367,7 +367,7 @@ def test_suspend_of_an_already_suspended_server_sends_nothing(driver, api, activ
 
 
 def test_suspend_refused_for_a_vip_client_says_staff_must_act(driver, api, active_service):
-    api.get("/server/311").mock(return_value=ok("server_detail.json"))
+    api.get("/server", params={"billing_id": "5521"}).mock(return_value=ok("server_by_billing_id.json"))
     api.get("/server/311/access").mock(return_value=ok("access_primary_active.json"))
     api.patch("/server/311/access/901").mock(return_value=ok("error_vip_ignored.json", 403))
 
@@ -376,8 +376,8 @@ def test_suspend_refused_for_a_vip_client_says_staff_must_act(driver, api, activ
     assert info.value.retryable is False
 
 
-def test_suspend_of_a_server_resold_to_someone_else_raises_not_found(driver, api, active_service):
-    api.get("/server/311").mock(return_value=ok("server_detail_resold.json"))
+def test_suspend_of_a_server_no_longer_carrying_our_billing_id_raises_not_found(driver, api, active_service):
+    api.get("/server", params={"billing_id": "5521"}).mock(return_value=ok("list_empty.json"))
     patch = api.patch("/server/311/access/901")
 
     with pytest.raises(NotFound):
@@ -386,7 +386,7 @@ def test_suspend_of_a_server_resold_to_someone_else_raises_not_found(driver, api
 
 
 def test_terminate_wipes_the_server_back_into_inventory(driver, api, active_service):
-    api.get("/server/311").mock(return_value=ok("server_detail.json"))
+    api.get("/server", params={"billing_id": "5521"}).mock(return_value=ok("server_by_billing_id.json"))
     wipe = api.patch("/server/311").mock(return_value=ok("server_updated.json"))
 
     driver.terminate(active_service)
@@ -395,7 +395,7 @@ def test_terminate_wipes_the_server_back_into_inventory(driver, api, active_serv
 
 
 def test_terminate_of_a_server_already_gone_succeeds(driver, api, active_service):
-    api.get("/server/311").mock(return_value=ok("error_not_found.json", 404))
+    api.get("/server", params={"billing_id": "5521"}).mock(return_value=ok("list_empty.json"))
     wipe = api.patch("/server/311")
 
     driver.terminate(active_service)
@@ -403,13 +403,29 @@ def test_terminate_of_a_server_already_gone_succeeds(driver, api, active_service
     assert wipe.call_count == 0
 
 
-def test_terminate_never_wipes_a_server_that_is_no_longer_ours(driver, api, active_service):
-    api.get("/server/311").mock(return_value=ok("server_detail_resold.json"))
+def test_terminate_never_wipes_a_server_listed_with_another_billing_id(driver, api, active_service):
+    api.get("/server", params={"billing_id": "5521"}).mock(return_value=ok("server_list_other_billing.json"))
     wipe = api.patch("/server/311")
 
     driver.terminate(active_service)
 
     assert wipe.call_count == 0
+
+
+def test_terminate_treats_a_not_found_answer_to_the_wipe_as_done(driver, api, active_service):
+    api.get("/server", params={"billing_id": "5521"}).mock(return_value=ok("server_by_billing_id.json"))
+    wipe = api.patch("/server/311").mock(return_value=ok("error_not_found.json", 404))
+
+    driver.terminate(active_service)
+
+    assert wipe.call_count == 1
+
+
+def test_reading_a_missing_server_raises_not_found(driver, api, active_service):
+    api.get("/server/311/install").mock(return_value=ok("error_not_found.json", 404))
+
+    with pytest.raises(NotFound, match="No query results"):
+        driver.build_status(active_service)
 
 
 # --- package / power / usage ---------------------------------------------------------
