@@ -104,6 +104,7 @@ class DiscordWebhookClient:
                 last_wait = _retry_after(response)
                 if last_wait > MAX_WAIT_SECONDS or attempt == self.max_attempts:
                     raise DiscordRateLimited(last_wait)
+                log.info("Discord rate limited the webhook; waiting %.2fs (attempt %d)", last_wait, attempt)
                 self.sleep(last_wait)
                 continue
             if response.status_code >= 500 and attempt < self.max_attempts:
