@@ -4,11 +4,13 @@
 - lifecycle.py     create, provision, suspend, unsuspend, terminate, change package, retry, assign hardware
 - access.py        power, usage, panel link, new credentials (synchronous platform calls)
 - compensation.py  refund or credit a service that failed for good
+- checks.py        platform connection checks (manage.py platform_check)
 - jobs.py          the ProvisioningJob log and queue; states.py the transition table
 """
 
 from .access import power_service, reset_service_credentials, service_panel_url, service_usage
 from .capacity import check_capacity, connection_for
+from .checks import check_platform_connection
 from .compensation import refund_or_credit_failed_service
 from .credentials import generate_password
 from .lifecycle import (
@@ -30,6 +32,7 @@ __all__ = [
     "can_move",
     "change_service_package",
     "check_capacity",
+    "check_platform_connection",
     "connection_for",
     "create_service",
     "generate_password",
