@@ -359,12 +359,10 @@ class PterodactylDriver(ProvisioningDriver):
             if str(user.get("email", "")).lower() != email.lower():
                 continue
             if user.get("external_id") not in (None, "", customer_id):
-                raise ApiError(
+                raise AlreadyExists(
                     f"Pterodactyl: the panel user {user.get('username')} has the email {email} but belongs to "
                     f"external id {user.get('external_id')}; link the right customer before retrying",
-                    409,
-                    None,
-                    False,
+                    retryable=False,
                 )
             return user
         return None
