@@ -10,7 +10,7 @@ from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import ModelAdmin
 from unfold.contrib.filters.admin import ChoicesDropdownFilter, RangeDateFilter, RelatedDropdownFilter
-from unfold.decorators import display
+from unfold.decorators import action, display
 from unfold.widgets import UnfoldAdminPasswordWidget
 
 from core.provisioning.models import PlatformConnection, ProvisioningJob, Service
@@ -215,10 +215,12 @@ class ServiceAdmin(SimpleHistoryAdmin, ModelAdmin):
             },
         ),  # fmt: skip
     )
-    actions = []
+    actions = ["bulk_provision", "bulk_retry", "bulk_suspend", "bulk_unsuspend", "bulk_terminate",
+               "bulk_change_package", "bulk_power"]  # fmt: skip
     actions_list = []
-    actions_detail = []
-    actions_row = []
+    actions_detail = ["detail_provision", "detail_suspend", "detail_unsuspend", "detail_terminate",
+                      "detail_change_package", "detail_power", "detail_assign_hardware", "detail_refund_or_credit"]  # fmt: skip
+    actions_row = ["row_retry"]
 
     def has_add_permission(self, request):
         # Services are created from a paid order (core.provisioning.services.create_service).
@@ -248,6 +250,73 @@ class ServiceAdmin(SimpleHistoryAdmin, ModelAdmin):
         # Credentials are shown to the customer only (portal, after re-authentication), never here.
         return "stored" if obj.credentials else "none"
 
+    # --- Lifecycle actions: each asks for confirmation, then calls core.provisioning.services
+    # (which audits with the acting staff user). Bulk actions report per-service errors.
+
+    @action(description="Provision (or retry) selected services", permissions=["change"])
+    def bulk_provision(self, request, queryset):
+        return confirm_service_operation(self, request, "provision", queryset=queryset)
+
+    @action(description="Retry failed provisioning", permissions=["change"])
+    def bulk_retry(self, request, queryset):
+        return confirm_service_operation(self, request, "retry", queryset=queryset)
+
+    @action(description="Suspend selected services", permissions=["change"])
+    def bulk_suspend(self, request, queryset):
+        return confirm_service_operation(self, request, "suspend", queryset=queryset)
+
+    @action(description="Unsuspend selected services", permissions=["change"])
+    def bulk_unsuspend(self, request, queryset):
+        return confirm_service_operation(self, request, "unsuspend", queryset=queryset)
+
+    @action(description="Terminate selected services", permissions=["change"])
+    def bulk_terminate(self, request, queryset):
+        return confirm_service_operation(self, request, "terminate", queryset=queryset)
+
+    @action(description="Change package of selected services", permissions=["change"])
+    def bulk_change_package(self, request, queryset):
+        return confirm_service_operation(self, request, "change_package", queryset=queryset)
+
+    @action(description="Power action on selected services", permissions=["change"])
+    def bulk_power(self, request, queryset):
+        return confirm_service_operation(self, request, "power", queryset=queryset)
+
+    @action(description="Provision", url_path="provision", permissions=["change"])
+    def detail_provision(self, request, object_id):
+        return confirm_service_operation(self, request, "provision", object_id=object_id)
+
+    @action(description="Suspend", url_path="suspend", permissions=["change"])
+    def detail_suspend(self, request, object_id):
+        return confirm_service_operation(self, request, "suspend", object_id=object_id)
+
+    @action(description="Unsuspend", url_path="unsuspend", permissions=["change"])
+    def detail_unsuspend(self, request, object_id):
+        return confirm_service_operation(self, request, "unsuspend", object_id=object_id)
+
+    @action(description="Terminate", url_path="terminate", permissions=["change"])
+    def detail_terminate(self, request, object_id):
+        return confirm_service_operation(self, request, "terminate", object_id=object_id)
+
+    @action(description="Change package", url_path="change-package", permissions=["change"])
+    def detail_change_package(self, request, object_id):
+        return confirm_service_operation(self, request, "change_package", object_id=object_id)
+
+    @action(description="Power", url_path="power", permissions=["change"])
+    def detail_power(self, request, object_id):
+        return confirm_service_operation(self, request, "power", object_id=object_id)
+
+    @action(description="Assign hardware", url_path="assign-hardware", permissions=["change"])
+    def detail_assign_hardware(self, request, object_id):
+        return confirm_service_operation(self, request, "assign_hardware", object_id=object_id)
+
+    @action(description="Refund or credit (failed)", url_path="refund-or-credit", permissions=["change"])
+    def detail_refund_or_credit(self, request, object_id):
+        return confirm_service_operation(self, request, "refund_or_credit", object_id=object_id)
+
+    @action(description="Retry", url_path="retry", permissions=["change"])
+    def row_retry(self, request, object_id):
+        return confirm_service_operation(self, request, "retry", object_id=object_id)
+
 
 @admin.register(ProvisioningJob)
 class ProvisioningJobAdmin(ReadOnlyModelAdmin):
@@ -276,3 +345,102 @@ class ProvisioningJobAdmin(ReadOnlyModelAdmin):
     @display(description="Outcome", label=JOB_OUTCOME, ordering="outcome")
     def outcome_badge(self, obj):
         return obj.outcome, obj.get_outcome_display()
+
+
+# --- Confirmation pages for the service lifecycle actions ---------------------------------------
+
+
+class _ReasonForm(forms.Form):
+    reason = forms.CharField(max_length=255, help_text="Shown to the customer and kept in the audit log.")
+
+
+class _PackageForm(forms.Form):
+    product = forms.ModelChoiceField(queryset=None, help_text="Same platform only; billing is not changed here.")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from core.catalog.models import Product
+
+        self.fields["product"].queryset = Product.objects.exclude(status="archived").order_by("platform", "name")
+
+
+class _PowerForm(forms.Form):
+    signal = forms.ChoiceField(choices=[("boot", "Boot"), ("shutdown", "Shutdown"), ("restart", "Restart"),
+                                        ("hard_stop", "Hard stop")])  # fmt: skip
+
+
+class _HardwareForm(forms.Form):
+    note = forms.CharField(max_length=255, help_text="Which box (rack, unit, asset tag).")
+
+
+class _CompensationForm(forms.Form):
+    mode = forms.ChoiceField(choices=[("credit", "Add to account credit"), ("refund", "Refund the payment")])
+
+
+def _operations():
+    from core.provisioning import services as svc
+    from core.provisioning.drivers import PowerAction
+
+    return {
+        "provision": ("Provision", None, lambda s, d, u: svc.queue_provisioning(s, actor=u)),
+        "retry": ("Retry provisioning", None, lambda s, d, u: svc.retry_provisioning(s, actor=u)),
+        "suspend": ("Suspend", _ReasonForm, lambda s, d, u: svc.suspend_service(s, reason=d["reason"], actor=u)),
+        "unsuspend": ("Unsuspend", None, lambda s, d, u: svc.unsuspend_service(s, actor=u)),
+        "terminate": ("Terminate", _ReasonForm,
+                      lambda s, d, u: svc.terminate_service(s, reason=d["reason"], actor=u)),
+        "change_package": ("Change package", _PackageForm,
+                           lambda s, d, u: svc.change_service_package(s, d["product"], actor=u)),
+        "power": ("Power", _PowerForm, lambda s, d, u: svc.power_service(s, PowerAction(d["signal"]), actor=u)),
+        "assign_hardware": ("Assign hardware", _HardwareForm,
+                            lambda s, d, u: svc.assign_hardware(s, note=d["note"], actor=u)),
+        "refund_or_credit": ("Refund or credit", _CompensationForm,
+                             lambda s, d, u: svc.refund_or_credit_failed_service(s, mode=d["mode"], actor=u)),
+    }  # fmt: skip
+
+
+def confirm_service_operation(model_admin, request, operation: str, *, queryset=None, object_id=None):
+    """Show what will happen and ask for confirmation (and a reason, package, …); on confirm,
+    call the service function for each service and report what worked and what did not."""
+    from django.contrib import messages
+    from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+    from django.shortcuts import redirect
+    from django.template.response import TemplateResponse
+    from django.urls import reverse
+
+    from core.provisioning.errors import ProvisioningError
+
+    title, form_class, run = _operations()[operation]
+    if queryset is None:
+        queryset = model_admin.get_queryset(request).filter(pk=object_id)
+        back = reverse("admin:provisioning_service_change", args=[object_id])
+    else:
+        back = reverse("admin:provisioning_service_changelist")
+    services = list(queryset.select_related("customer__user", "product"))
+    confirmed = request.method == "POST" and request.POST.get("confirm") == "yes"
+    form = form_class(request.POST if confirmed else None) if form_class else None
+    if confirmed and (form is None or form.is_valid()):
+        data = form.cleaned_data if form else {}
+        done, failed = 0, []
+        for service in services:
+            try:
+                run(service, data, request.user)
+                done += 1
+            except ProvisioningError as exc:
+                failed.append(f"{service}: {exc}")
+        if done:
+            messages.success(request, f"{title}: {done} service(s) done or queued.")
+        for problem in failed:
+            messages.error(request, problem)
+        return redirect(back) if object_id is not None else None
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": f"{title}: confirm",
+        "opts": model_admin.model._meta,
+        "operation_title": title,
+        "services": services,
+        "form": form,
+        "bulk_action": request.POST.get("action", "") if object_id is None else "",
+        "selected": request.POST.getlist(ACTION_CHECKBOX_NAME) if object_id is None else [],
+        "back_url": back,
+    }
+    return TemplateResponse(request, "admin/provisioning/service_action_confirm.html", context)

@@ -591,6 +591,28 @@ def retry_provisioning(service: Service, *, actor) -> Service:
     return service
 
 
+def queue_provisioning(service: Service, *, actor) -> Service:
+    """Staff "provision": queue the create step of a pending service (once: a queued create is
+    not doubled), or retry a failed one."""
+    with transaction.atomic():
+        service = _locked(service.pk)
+        if service.status == S.FAILED:
+            return retry_provisioning(service, actor=actor)
+        if service.status != S.PENDING:
+            raise InvalidTransition(
+                service,
+                S.PROVISIONING,
+                f"Only a pending or failed service can be provisioned (it is {service.status}).",
+            )
+        queued = ProvisioningJob.objects.filter(
+            service=service, action=Action.CREATE, outcome__in=[Outcome.QUEUED, Outcome.RUNNING]
+        ).exists()
+        if not queued:
+            jobs.queue_job(service, Action.CREATE, actor=actor)
+        record("service.provision", service, actor=actor, message="Provisioning queued by staff")
+    return service
+
+
 def assign_hardware(service: Service, *, note: str, actor) -> Service:
     """Staff assigned hardware to a service awaiting stock: take one unit of stock (when any is
     counted) and queue provisioning. Staff-fulfilled products (platform "manual") become active."""
