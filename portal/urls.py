@@ -9,4 +9,5 @@ urlpatterns = [
     path("login/", views.PortalLoginView.as_view(), name="login"),
     path("logout/", views.logout_view, name="logout"),
     path("", include("portal.billing.urls")),
+    path("", include("portal.services.urls")),
 ]

@@ -334,7 +334,7 @@ def _send_welcome(service: Service) -> None:
             "ip_addresses": list(service.ip_addresses or []),
             "username": service.username,
             "credentials_token": seal(service.credentials or {}),
-            "service_path": f"/services/{service.pk}/",
+            "service_path": f"/services/{service.uuid}/",
         },
         dedupe_key=f"service_ready:{service.uuid}",
         customer=customer,
