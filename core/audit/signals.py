@@ -1,8 +1,11 @@
 """Audit entries for logins, failed logins and impersonation."""
 
+from axes.signals import user_locked_out
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.dispatch import receiver
 from hijack.signals import hijack_ended, hijack_started
+
+from core import clock
 
 from . import services
 
@@ -34,3 +37,25 @@ def _hijack_started(sender, hijacker, hijacked, request, **kwargs):
 @receiver(hijack_ended)
 def _hijack_ended(sender, hijacker, hijacked, request, **kwargs):
     services.record("auth.impersonation_ended", hijacked, actor=hijacker, message=f"{hijacker} stopped impersonating")
+
+
+@receiver(user_locked_out)
+def _locked_out(sender, request=None, username=None, ip_address=None, **kwargs):
+    """axes locked an account out: audit it, and alert staff on Discord when it is a staff account."""
+    username = str(username or "")[:150]
+    services.record(
+        "auth.locked_out", message=f"Login locked out for {username} from {ip_address}",
+        data={"username": username, "ip_address": ip_address},
+    )  # fmt: skip
+    from core.accounts.models import User
+
+    if username and User.objects.filter(email__iexact=username, is_staff=True).exists():
+        from core.notifications.services import discord_alert
+
+        discord_alert(
+            "Staff account locked out",
+            f"Too many failed logins for **{username}** from {ip_address or 'an unknown address'}; "
+            "the account is locked until the cool-off ends or staff reset it (`manage.py axes_reset_username`).",
+            level="error",
+            dedupe_key=f"lockout:{username}:{ip_address}:{clock.now():%Y%m%d%H}",
+        )
