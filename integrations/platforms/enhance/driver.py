@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+import uuid
 from collections.abc import Callable
 
 import httpx
@@ -68,6 +69,8 @@ def persist_progress(external_id: str, ids: dict) -> None:
     """
     from core.provisioning.models import Service
 
+    if not _is_uuid(external_id):
+        return
     with transaction.atomic():
         row = Service.objects.select_for_update().filter(uuid=external_id).values("pk", "platform_data").first()
         if row is None:
@@ -213,10 +216,11 @@ class EnhanceDriver(ProvisioningDriver):
 
         if not str(request.customer_external_id).isdigit():
             return ""
+        rows = Service.objects.filter(customer_id=int(request.customer_external_id), connection_id=self.connection.pk)
+        if _is_uuid(request.external_id):
+            rows = rows.exclude(uuid=request.external_id)
         return (
-            Service.objects.filter(customer_id=int(request.customer_external_id), connection_id=self.connection.pk)
-            .exclude(uuid=request.external_id)
-            .exclude(platform_customer_id="")
+            rows.exclude(platform_customer_id="")
             .exclude(status=Service.Status.TERMINATED)
             .values_list("platform_customer_id", flat=True)
             .first()
@@ -473,6 +477,14 @@ class EnhanceDriver(ProvisioningDriver):
             log.warning("Enhance SSO unavailable for org %s: %s", org_id, exc)
             link = ""
         return link or panel_base(self.connection.base_url)
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
 
 
 def _iso(moment: dt.datetime) -> str:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -163,7 +164,7 @@ class SynergyCPDriver(ProvisioningDriver):
         billing_id = str(request.existing.get("billing_id") or self._billing_id_for_new(request.external_id))
         try:
             # Lookup before create: an earlier attempt may have provisioned and then lost the answer.
-            server = self.client.find_server_by_billing_id(billing_id)
+            server = self._server_by_billing_id(billing_id)
             if server:
                 client_id = str(
                     (server.get("client") or {}).get("id")
@@ -195,7 +196,10 @@ class SynergyCPDriver(ProvisioningDriver):
     def _billing_id_for_new(self, external_id: str) -> int:
         from core.provisioning.models import Service
 
-        row = Service.objects.filter(uuid=external_id).values("pk", "whmcs_id").first()
+        try:
+            row = Service.objects.filter(uuid=uuid.UUID(str(external_id))).values("pk", "whmcs_id").first()
+        except ValueError:
+            row = None
         if not row:
             raise DriverError(f"Service {external_id} not found; SynergyCP needs its numeric id as the billing id.")
         if row["whmcs_id"]:
@@ -354,7 +358,9 @@ class SynergyCPDriver(ProvisioningDriver):
         its old id would suspend or wipe another customer's machine. The billing id on the answer
         is checked too, in case a panel ignores the filter and lists every server.
         """
-        billing_id = self._billing_id(service)
+        return self._server_by_billing_id(self._billing_id(service))
+
+    def _server_by_billing_id(self, billing_id: str) -> dict | None:
         server = self.client.find_server_by_billing_id(billing_id)
         if not server:
             return None
@@ -375,7 +381,7 @@ class SynergyCPDriver(ProvisioningDriver):
         if service.platform_service_id:
             return service.platform_service_id
         try:
-            server = self.client.find_server_by_billing_id(self._billing_id(service))
+            server = self._server_by_billing_id(self._billing_id(service))
         except ApiError as exc:
             raise to_driver_error(exc, "lookup") from exc
         if not server:

@@ -187,6 +187,14 @@ def test_create_makes_org_owner_subscription_and_website_for_a_new_customer(driv
     assert new_service.platform_customer_id == ORG
 
 
+def test_client_uses_the_connection_timeout_and_the_api_base(connection, sleeps):
+    connection.timeout_seconds = 17
+    driver = EnhanceDriver(connection, sleep=sleeps.append)
+
+    assert driver.client._client.timeout.read == 17
+    assert driver.client.base_url == API
+
+
 def test_create_finds_the_customer_org_by_owner_email_across_pages(driver, api, new_service):
     customers = api.get(f"/orgs/{MO}/customers").mock(
         side_effect=[ok("customers_page1.json"), ok("customers_page2.json")]
@@ -541,9 +549,10 @@ def test_token_and_password_stay_out_of_logs_and_recorded_requests(driver, api, 
     assert "logins" in caplog.text
 
 
-def test_service_row_is_untouched_when_no_service_matches(driver, api, new_service):
+@pytest.mark.parametrize("external_id", ["00000000-0000-4000-8000-0000000000ff", "whmcs-service-881"])
+def test_service_row_is_untouched_when_no_service_matches(driver, api, new_service, external_id):
     routes = {**mock_new_customer(api), **mock_subscription_and_site(api)}
-    request = make_request(new_service, external_id="00000000-0000-4000-8000-0000000000ff")
+    request = make_request(new_service, external_id=external_id)
 
     result = driver.create(request)
 

@@ -105,6 +105,13 @@ def make_request(service, **overrides) -> ProvisionRequest:
     return ProvisionRequest(**fields)
 
 
+def listed_with_billing_id(billing_id) -> httpx.Response:
+    """The lookup answer for a server that carries `billing_id`."""
+    listed = payload("server_by_billing_id.json")
+    listed["data"]["data"][0]["billing"]["id"] = str(billing_id)
+    return httpx.Response(200, json=listed)
+
+
 def mock_entities(api):
     api.get("/entity", params={"server": "311", "page": "1"}).mock(return_value=ok("entities_page1.json"))
     api.get("/entity", params={"server": "311", "page": "2"}).mock(return_value=ok("entities_page2.json"))
@@ -186,6 +193,47 @@ def test_create_uses_the_whmcs_service_id_as_billing_id_for_imported_services(dr
     assert result.credentials == {}
 
 
+def test_billing_id_offset_keeps_new_ids_clear_of_whmcs_ids(connection, api, new_service, sleeps):
+    connection.defaults = {"billing_id_offset": 1_000_000}
+    driver = SynergyCPDriver(connection, sleep=sleeps.append)
+    lookup = api.get("/server", params={"billing_id": str(new_service.pk + 1_000_000)}).mock(
+        return_value=listed_with_billing_id(new_service.pk + 1_000_000)
+    )
+    mock_entities(api)
+
+    result = driver.create(make_request(new_service))
+
+    assert lookup.call_count == 1
+    assert result.platform_data["billing_id"] == str(new_service.pk + 1_000_000)
+
+
+def test_create_without_a_matching_service_asks_for_its_billing_id(driver, api, new_service):
+    provision = api.post("/server/provision")
+
+    with pytest.raises(DriverError, match="numeric id as the billing id"):
+        driver.create(make_request(new_service, external_id="not-a-service-uuid"))
+    assert provision.call_count == 0
+
+
+def test_client_uses_the_connection_timeout(driver):
+    assert driver.client._client.timeout.read == 12
+
+
+def test_create_never_adopts_a_listed_server_with_another_billing_id(driver, api, new_service):
+    # A panel that ignored the billing_id filter would list someone else's server first.
+    api.get("/server", params={"billing_id": str(new_service.pk)}).mock(return_value=ok("server_by_billing_id.json"))
+    api.get("/client", params={"billing_id": "42"}).mock(return_value=ok("client_found.json"))
+    api.get("/entity", params={"server": "none"}).mock(return_value=ok("entities_free_block.json"))
+    api.get("/server", params={"available": "1"}).mock(return_value=ok("server_available.json"))
+    provision = api.post("/server/provision").mock(return_value=ok("provision_ok.json"))
+    mock_entities(api)
+
+    result = driver.create(make_request(new_service))
+
+    assert result.adopted is False
+    assert provision.call_count == 1
+
+
 def test_create_adopts_the_server_already_carrying_our_billing_id(driver, api, new_service):
     api.get("/server", params={"billing_id": "5521"}).mock(return_value=ok("server_by_billing_id.json"))
     provision = api.post("/server/provision")
@@ -245,7 +293,7 @@ def test_error_envelope_on_http_200_is_a_failure(driver, api, new_service):
 
 def test_provision_5xx_is_not_retried_and_the_next_attempt_adopts_the_server(driver, api, new_service, sleeps):
     lookup = api.get("/server", params={"billing_id": str(new_service.pk)})
-    lookup.side_effect = [ok("list_empty.json"), ok("server_by_billing_id.json")]
+    lookup.side_effect = [ok("list_empty.json"), listed_with_billing_id(new_service.pk)]
     api.get("/client", params={"billing_id": "42"}).mock(return_value=ok("client_found.json"))
     api.get("/entity", params={"server": "none"}).mock(return_value=ok("entities_free_block.json"))
     api.get("/server", params={"available": "1"}).mock(return_value=ok("server_available.json"))
