@@ -150,16 +150,16 @@ def subscribed(db):
 
     def make(**kwargs):
         customer = kwargs.pop("customer", None) or CustomerFactory()
-        method = PaymentMethod.objects.create(
-            customer=customer, gateway="fake", gateway_method_id=f"pm_{customer.pk}", is_default=True
-        )
+        if "payment_method" not in kwargs:  # payment_method=None: a customer without a saved card
+            kwargs["payment_method"] = PaymentMethod.objects.create(
+                customer=customer, gateway="fake", gateway_method_id=f"pm_{customer.pk}", is_default=True
+            )
         price = kwargs.pop("price", None) or PriceFactory(currency=customer.currency)
         start = kwargs.pop("start", dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
         end = kwargs.pop("end", dt.datetime(2026, 2, 1, tzinfo=dt.UTC))
         return SubscriptionFactory(
             customer=customer,
             price=price,
-            payment_method=method,
             gateway="fake",
             current_period_start=start,
             current_period_end=end,
