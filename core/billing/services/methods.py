@@ -190,3 +190,89 @@ def set_subscription_payment_method(subscription: Subscription, method: PaymentM
 def _check_owner(customer, method: PaymentMethod) -> None:
     if method.customer_id != customer.pk:
         raise PaymentError("This payment method belongs to another account.")
+
+
+# --- Gateway-billed subscriptions (PayPal) ---------------------------------------------------------
+
+
+def _subscription_gateway(gateway_name: str):
+    gateway = get_gateway(gateway_name)
+    if not hasattr(gateway, "begin_subscription"):
+        raise PaymentError(f"{gateway_name} does not bill subscriptions itself.")
+    return gateway
+
+
+def begin_gateway_subscription(subscription: Subscription, gateway_name: str, *, return_url: str, cancel_url: str):
+    """Create the gateway's subscription for `subscription`; the customer approves it at the returned URL."""
+    return _subscription_gateway(gateway_name).begin_subscription(
+        subscription, return_url=return_url, cancel_url=cancel_url
+    )
+
+
+def activate_gateway_subscription(subscription: Subscription, gateway_name: str, reference: str, *, actor=None):
+    """After approval: activate it at the gateway and make it the method that pays `subscription`'s renewals.
+
+    Invariant: the gateway subscription carries our subscription's uuid, so one approved for
+    another subscription (or another customer) is refused.
+    """
+    gateway = _subscription_gateway(gateway_name)
+    remote = gateway.activate_subscription(reference)
+    if remote.get("custom_id") != str(subscription.uuid):
+        raise PaymentError("This PayPal subscription was approved for something else.")
+    saved = SavedMethod(
+        gateway=gateway_name, method_id=reference, kind=f"{gateway_name}_subscription",
+        label=f"PayPal subscription {reference}",
+    )  # fmt: skip
+    method = store_saved_method(subscription.customer, saved, make_default=False, actor=actor)
+    with transaction.atomic():
+        locked = Subscription.objects.select_for_update().get(pk=subscription.pk)
+        previous = locked.gateway_subscription_id if locked.gateway == gateway_name else ""
+        locked.payment_method = method
+        locked.gateway = gateway_name
+        locked.gateway_subscription_id = reference
+        locked.save(update_fields=["payment_method", "gateway", "gateway_subscription_id", "updated_at"])
+        record("subscription.gateway_subscription_activated", locked, actor=actor, data={"reference": reference})
+    if previous and previous != reference:
+        transaction.on_commit(lambda: gateway.cancel_subscription(previous, reason="Replaced by a new approval"))
+    subscription.refresh_from_db()
+    return method
+
+
+def cancel_gateway_subscription(subscription: Subscription, *, reason: str, actor=None) -> None:
+    """Stop the gateway collecting renewals for `subscription` (our own subscription is unchanged)."""
+    if not subscription.gateway_subscription_id:
+        return
+    gateway = _subscription_gateway(subscription.gateway)
+    gateway.cancel_subscription(subscription.gateway_subscription_id, reason=reason)
+    method = PaymentMethod.objects.filter(
+        gateway=subscription.gateway, gateway_method_id=subscription.gateway_subscription_id
+    ).first()
+    with transaction.atomic():
+        locked = Subscription.objects.select_for_update().get(pk=subscription.pk)
+        reference = locked.gateway_subscription_id
+        locked.gateway_subscription_id = ""
+        locked.save(update_fields=["gateway_subscription_id", "updated_at"])
+        record("subscription.gateway_subscription_cancelled", locked, actor=actor, data={"reference": reference})
+    if method is not None:
+        _mark_removed(method, actor=actor)
+    subscription.refresh_from_db()
+
+
+def suspend_gateway_subscription(subscription: Subscription, *, reason: str, actor=None) -> None:
+    """Pause the gateway's collection (e.g. while the service is suspended)."""
+    if subscription.gateway_subscription_id:
+        _subscription_gateway(subscription.gateway).suspend_subscription(
+            subscription.gateway_subscription_id, reason=reason
+        )
+        record("subscription.gateway_subscription_suspended", subscription, actor=actor)
+
+
+def revise_gateway_subscription(subscription: Subscription, new_price, *, actor=None) -> str:
+    """Follow a plan change at the gateway. Returns a URL the customer must visit to agree, or ""."""
+    if not subscription.gateway_subscription_id:
+        return ""
+    url = _subscription_gateway(subscription.gateway).revise_subscription(
+        subscription.gateway_subscription_id, new_price
+    )
+    record("subscription.gateway_subscription_revised", subscription, actor=actor, data={"price": new_price.pk})
+    return url
