@@ -340,12 +340,12 @@ class VirtFusionDriver(ProvisioningDriver):
         from core.provisioning.models import Service
 
         scope = {"connection_id": self.connection.pk} if self.connection.pk else {"connection__platform": self.platform}
-        rows = (
-            Service.objects.filter(**scope)
-            .exclude(platform_service_id="")
-            .exclude(uuid=external_id)
-            .values_list("platform_service_id", flat=True)
-        )
+        rows = Service.objects.filter(**scope).exclude(platform_service_id="")
+        try:
+            rows = rows.exclude(uuid=uuidlib.UUID(str(external_id)))
+        except ValueError:
+            pass  # not one of our service uuids: nothing of its own to exclude
+        rows = rows.values_list("platform_service_id", flat=True)
         return {str(r) for r in rows}
 
     def _server_body(self, request: ProvisionRequest, user_id: int) -> dict:
