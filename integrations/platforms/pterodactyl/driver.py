@@ -11,7 +11,6 @@ Client API key (`ptlc_` of a root admin, connection.api_secret) for power and li
 
 from __future__ import annotations
 
-import re
 import uuid as uuidlib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -40,6 +39,15 @@ from .client import (
     allocations_of,
     error_codes,
     is_unique_violation,
+)
+from .server_spec import (
+    egg_image,
+    feature_limits_for,
+    fits_node,
+    in_port_range,
+    limits_for,
+    panel_username,
+    split_name,
 )
 
 SIGNALS = {
@@ -79,74 +87,6 @@ def _int_or_none(value: Any) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         return None
-
-
-def panel_username(email: str, customer_id: str) -> str:
-    """A valid panel username: lower-case a-z0-9 _ . -, alphanumeric at both ends, 3+ characters."""
-    local = re.sub(r"[^a-z0-9_.-]", "", email.split("@")[0].lower())
-    local = re.sub(r"^[^a-z0-9]+|[^a-z0-9]+$", "", local)[:24] or "user"
-    suffix = re.sub(r"[^a-z0-9]", "", str(customer_id).lower())[:12]
-    return f"{local}{suffix}" if len(local + suffix) >= 3 else f"{local}{suffix}000"[:3]
-
-
-def _names(full_name: str, email: str) -> tuple[str, str]:
-    parts = (full_name or "").split(None, 1)
-    first = (parts[0] if parts else "") or email.split("@")[0] or "Customer"
-    last = parts[1] if len(parts) > 1 else first
-    return first[:191], last[:191]
-
-
-def _fits(total: Any, overallocate: Any, allocated: Any, needed: int) -> bool:
-    """Pterodactyl's rule: limit = total x (1 + overallocate%), and overallocate -1 disables the check."""
-    total, over, used = _int_or_none(total), _int_or_none(overallocate) or 0, _int_or_none(allocated)
-    if not needed or total is None or used is None or over < 0 or total == 0:
-        return True
-    return used + needed <= total * (100 + over) / 100
-
-
-def _in_port_range(port: Any, ranges: list) -> bool:
-    if not ranges:
-        return True
-    port = _int_or_none(port)
-    for item in ranges:
-        low, _, high = str(item).partition("-")
-        if port is not None and int(low) <= port <= int(high or low):
-            return True
-    return False
-
-
-def limits_for(product_settings: dict, features: dict) -> dict:
-    """Server limits from the product: memory and disk in MB, cpu in % of one core (0 = unlimited)."""
-    ram_mb = _int_or_none(features.get("ram_mb"))
-    disk_gb = _int_or_none(features.get("disk_gb"))
-    cores = _int_or_none(features.get("cpu_cores"))
-    limits = {
-        "memory": ram_mb if ram_mb is not None else int(product_settings.get("memory", 0)),
-        "swap": int(product_settings.get("swap", 0)),
-        "disk": disk_gb * 1024 if disk_gb is not None else int(product_settings.get("disk", 0)),
-        "io": int(product_settings.get("io", 500)),
-        "cpu": int(product_settings["cpu"]) if product_settings.get("cpu") is not None else (cores or 0) * 100,
-    }
-    if product_settings.get("threads"):
-        limits["threads"] = str(product_settings["threads"])
-    return limits
-
-
-def feature_limits_for(product_settings: dict) -> dict:
-    return {
-        "databases": int(product_settings.get("databases", 0)),
-        "allocations": int(product_settings.get("allocations", 1)),
-        "backups": int(product_settings.get("backups", 0)),
-    }
-
-
-def _egg_image(egg: Mapping) -> str:
-    if egg.get("docker_image"):
-        return str(egg["docker_image"])
-    images = egg.get("docker_images")
-    if isinstance(images, Mapping) and images:
-        return str(next(iter(images.values())))
-    return ""
 
 
 class PterodactylDriver(ProvisioningDriver):
@@ -252,7 +192,7 @@ class PterodactylDriver(ProvisioningDriver):
                         ),
                         ("disk", node.get("disk"), node.get("disk_overallocate"), allocated.get("disk"), disk),
                     )
-                    if not _fits(total, over, used, need)
+                    if not fits_node(total, over, used, need)
                 ]
                 if short:
                     reasons.append(f"{name}: not enough {', '.join(short)}")
@@ -271,12 +211,12 @@ class PterodactylDriver(ProvisioningDriver):
     def _has_free_allocation(self, node_id: int, port_range: list, dedicated_ip: bool) -> bool:
         allocations = self.app.node_allocations(node_id)
         if not dedicated_ip:
-            return any(not a.get("assigned") and _in_port_range(a.get("port"), port_range) for a in allocations)
+            return any(not a.get("assigned") and in_port_range(a.get("port"), port_range) for a in allocations)
         by_ip: dict[str, list[dict]] = {}
         for allocation in allocations:
             by_ip.setdefault(str(allocation.get("ip")), []).append(allocation)
         return any(
-            not any(a.get("assigned") for a in group) and any(_in_port_range(a.get("port"), port_range) for a in group)
+            not any(a.get("assigned") for a in group) and any(in_port_range(a.get("port"), port_range) for a in group)
             for group in by_ip.values()
         )
 
@@ -327,7 +267,7 @@ class PterodactylDriver(ProvisioningDriver):
         user = self.app.user_by_external_id(customer_id) or self._user_by_email(request.customer_email, customer_id)
         if user:
             return user, False
-        first, last = _names(request.customer_name, request.customer_email)
+        first, last = split_name(request.customer_name, request.customer_email)
         body = {
             "email": request.customer_email,
             "username": panel_username(request.customer_email, customer_id),
@@ -397,7 +337,7 @@ class PterodactylDriver(ProvisioningDriver):
             "name": str(name)[:191],
             "user": user_id,
             "egg": int(settings["egg_id"]),
-            "docker_image": settings.get("docker_image") or _egg_image(egg),
+            "docker_image": settings.get("docker_image") or egg_image(egg),
             "startup": settings.get("startup") or egg.get("startup") or "",
             "environment": self._environment(egg, settings.get("environment") or {}, config.get("environment") or {}),
             "limits": limits_for(settings, request.features or {}),
@@ -564,7 +504,7 @@ class PterodactylDriver(ProvisioningDriver):
             or "",
             "environment": self._environment(egg, product_settings.get("environment") or {}, customer_env, current_env),
             "egg": egg_id,
-            "image": product_settings.get("docker_image") or (container.get("image") if same_egg else _egg_image(egg)),
+            "image": product_settings.get("docker_image") or (container.get("image") if same_egg else egg_image(egg)),
             "skip_scripts": False,
         }
         self.app.update_startup(int(server["id"]), body)
