@@ -46,6 +46,7 @@ from .client import EnhanceClient, EnhanceError, panel_base
 log = logging.getLogger(__name__)
 
 OWNER = "Owner"
+RESUME_KEYS = ("org_id", "login_id", "member_id", "subscription_id", "website_id")
 
 
 def to_driver_error(exc: ApiError, action: str, **details) -> DriverError:
@@ -156,7 +157,7 @@ class EnhanceDriver(ProvisioningDriver):
 
     def create(self, request: ProvisionRequest) -> ProvisionResult:
         """Customer org → Owner login/member → subscription → website, resuming after the last recorded step."""
-        ids = {k: v for k, v in (request.existing or {}).items() if v not in (None, "")}
+        ids = self._resume_ids(request.existing or {})
         state = {"login_created": False, "adopted": False}
         step = "customer"
         try:
@@ -169,7 +170,16 @@ class EnhanceDriver(ProvisioningDriver):
                 step = "website"
                 self._ensure_website(request, ids, state)
         except ApiError as exc:
-            raise to_driver_error(exc, f"create ({step})", platform_data=dict(ids)) from exc
+            error = to_driver_error(exc, f"create ({step})", platform_data=dict(ids))
+            if isinstance(error, AlreadyExists):
+                # Our own resources were looked up and not found, so this one is not ours to adopt
+                # (AlreadyExists would tell the lifecycle to take it over).
+                error = DriverError(
+                    f"{error} — it exists in Enhance but is not recognisably ours; link or remove it by hand.",
+                    status_code=error.status_code,
+                    details=error.details,
+                )
+            raise error from exc
         except DriverError as exc:
             exc.details.setdefault("platform_data", dict(ids))
             raise
@@ -185,6 +195,16 @@ class EnhanceDriver(ProvisioningDriver):
             credentials={"username": email, "password": request.password} if state["login_created"] else {},
             adopted=state["adopted"],
         )
+
+    @staticmethod
+    def _resume_ids(existing: dict) -> dict:
+        """The Enhance ids an earlier attempt recorded (the lifecycle also passes the two Service id fields)."""
+        ids = {k: existing[k] for k in RESUME_KEYS if existing.get(k) not in (None, "")}
+        if "org_id" not in ids and existing.get("platform_customer_id"):
+            ids["org_id"] = str(existing["platform_customer_id"])
+        if "subscription_id" not in ids and str(existing.get("platform_service_id") or "").isdigit():
+            ids["subscription_id"] = int(existing["platform_service_id"])
+        return ids
 
     def _record(self, request: ProvisionRequest, ids: dict, **new) -> None:
         ids.update(new)

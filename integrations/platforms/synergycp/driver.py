@@ -170,6 +170,7 @@ class SynergyCPDriver(ProvisioningDriver):
                     (server.get("client") or {}).get("id")
                     or server.get("client_id")
                     or request.existing.get("client_id")
+                    or request.existing.get("platform_customer_id")
                     or self._get_or_create_client(request)["id"]
                 )
                 return self._result(server, client_id, billing_id, request, adopted=True)

@@ -11,6 +11,7 @@ import respx
 
 from core import clock
 from core.provisioning.drivers import (
+    AlreadyExists,
     BuildState,
     CapacityError,
     DriverError,
@@ -239,6 +240,28 @@ def test_create_resumes_after_the_last_recorded_step(driver, api, new_service):
     assert routes["create_sub"].call_count == 0
     assert routes["create_site"].call_count == 1
     assert result.platform_data["website_id"] == SITE
+
+
+def test_create_resumes_from_the_service_id_fields_the_lifecycle_passes(driver, api, new_service):
+    routes = mock_subscription_and_site(api)
+    api.get(f"/orgs/{ORG}/members").mock(return_value=ok("members_owner.json"))
+    customers = api.get(f"/orgs/{MO}/customers")
+
+    result = driver.create(
+        make_request(new_service, existing={"platform_customer_id": ORG, "platform_service_id": "123"})
+    )
+
+    assert customers.call_count == 0 and routes["create_sub"].call_count == 0
+    assert set(result.platform_data) == {"org_id", "login_id", "member_id", "subscription_id", "website_id"}
+
+
+def test_a_conflict_that_is_not_ours_is_a_plain_error_not_an_adoption(driver, api, new_service):
+    routes = mock_new_customer(api)
+    routes["create_org"].mock(return_value=ok("error_already_exists_login.json", 409))
+
+    with pytest.raises(DriverError, match="not recognisably ours") as info:
+        driver.create(make_request(new_service))
+    assert not isinstance(info.value, AlreadyExists)
 
 
 def test_validation_error_keeps_the_finished_steps_for_the_retry(driver, api, new_service):
