@@ -98,8 +98,10 @@ class SynergyCPDriver(ProvisioningDriver):
         try:
             self.client.ping()
         except ApiError as exc:
-            reachable = exc.status_code is not None
-            authenticated = reachable and exc.status_code not in (401, 403)
+            # An error envelope on HTTP 200 still proves the panel answered.
+            reachable = exc.status_code is not None or isinstance(exc, SynergyCPError)
+            denied = exc.status_code in (401, 403) or "unauthenticated" in exc.message.lower()
+            authenticated = reachable and not denied
             return CheckResult(ok=False, reachable=reachable, authenticated=authenticated, message=str(exc))
         # SynergyCP exposes no version endpoint that the vendor clients use.
         return CheckResult(

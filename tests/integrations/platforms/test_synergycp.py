@@ -578,6 +578,14 @@ def test_check_reports_a_rejected_key(driver, api):
     assert "Unauthenticated" in result.message
 
 
+def test_check_reads_an_error_envelope_on_http_200_as_a_rejected_key(driver, api):
+    api.get("/client").mock(return_value=ok("error_unauthenticated.json", 200))
+
+    result = driver.check()
+
+    assert (result.ok, result.reachable, result.authenticated) == (False, True, False)
+
+
 def test_check_reports_an_unreachable_panel(driver, api):
     api.get("/client").mock(side_effect=httpx.ConnectError("refused"))
 
