@@ -63,10 +63,20 @@ def confirm_on_session_payment(invoice: Invoice, gateway_name: str, reference: s
     return result
 
 
-def pending_action(invoice: Invoice) -> Payment | None:
-    """The latest charge waiting for the customer to authenticate, if the billing run recorded one."""
-    return (
-        Payment.objects.filter(invoice=invoice, status=Payment.Status.REQUIRES_ACTION)
-        .order_by("-created_at", "-id")
-        .first()
-    )
+def pending_action(invoice: Invoice) -> tuple[str, ChargeResult] | None:
+    """The charge the billing run left waiting for the customer to authenticate (3-D Secure), if any."""
+    if not invoice.charge_attempts:
+        return None
+    for gateway_name in invoice_gateways():
+        gateway = get_gateway(gateway_name)
+        finder = getattr(gateway, "find_pending_action", None)
+        found = finder(invoice) if finder else None
+        if found is not None and found.status == ChargeStatus.REQUIRES_ACTION:
+            return gateway_name, found
+    return None
+
+
+def invoice_gateways() -> list[str]:
+    from django.conf import settings
+
+    return [name for name in settings.PAYMENT_GATEWAYS if name in ("stripe", "sandbox")]

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from core.billing.errors import BillingError
-from core.billing.gateways import ChargeStatus, GatewayError, get_gateway
+from core.billing.gateways import ChargeStatus, GatewayError
 from core.billing.models import Invoice, PaymentMethod
 from core.billing.services import methods
 from portal.access import customer_required, get_own_or_404
@@ -76,22 +76,19 @@ def invoice_pay(request, uuid):
 
 
 def _pending_action_context(invoice: Invoice) -> dict | None:
-    pending = checkout.pending_action(invoice)
-    if pending is None:
-        return None
     try:
-        result = get_gateway(pending.gateway).confirm_payment(invoice, pending.gateway_transaction_id or "")
+        pending = checkout.pending_action(invoice)
     except (GatewayError, ImproperlyConfigured):
         return None
-    if result.status != ChargeStatus.REQUIRES_ACTION and result.status != ChargeStatus.FAILED:
+    if pending is None:
         return None
+    gateway_name, result = pending
     return {
-        "gateway": pending.gateway,
-        "reference": pending.gateway_transaction_id,
+        "gateway": gateway_name,
+        "reference": result.transaction_id,
         "client_secret": result.client_secret,
-        "payment_method": pending.payment_method.gateway_method_id if pending.payment_method else "",
+        "payment_method": (result.raw or {}).get("payment_method", ""),
         "publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
-        "return_url": "",
     }
 
 

@@ -143,6 +143,24 @@ class SandboxGateway(PaymentGateway):
             raw={"sandbox": "authenticated"},
         )  # fmt: skip
 
+    def find_pending_action(self, invoice) -> ChargeResult | None:
+        """The billing run's last attempt, when it was made with a card that needs authentication."""
+        if not invoice.charge_attempts:
+            return None
+        method = None
+        if invoice.subscription_id:
+            method = methods.payment_method_for_subscription(invoice.subscription)
+        method = method or methods.default_payment_method(invoice.customer)
+        if (
+            method is None
+            or method.gateway != self.name
+            or card_behaviour(method.gateway_method_id) != "requires_action"
+        ):
+            return None
+        return self.charge_invoice(
+            invoice, amount=invoice.amount_due, method_id=method.gateway_method_id, attempt=invoice.charge_attempts
+        )
+
     def refund(self, payment, *, amount: Decimal, reason: str = "") -> RefundResult:
         refund_id = f"sbx_re_{payment.uuid.hex[:16]}_{payment.refunds.count() + 1}"
         return RefundResult(ChargeStatus.SUCCEEDED, refund_id, amount, payment.currency_id, raw={"reason": reason})

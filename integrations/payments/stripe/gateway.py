@@ -201,9 +201,26 @@ class StripeGateway(PaymentGateway):
             raise GatewayError("This payment does not belong to this invoice.")
         return self._result_from_intent(intent, invoice)
 
-    def client_secret_for(self, invoice, reference: str) -> ChargeResult:
-        """The PaymentIntent of an interrupted charge, for the portal to confirm on-session."""
-        return self.confirm_payment(invoice, reference)
+    def find_pending_action(self, invoice) -> ChargeResult | None:
+        """The PaymentIntent an off-session charge left waiting for authentication, to confirm on-session."""
+        try:
+            found = self.api.find_payment_intents_for_invoice(str(invoice.uuid))
+        except StripeApiError:
+            return None
+        for intent in found:
+            error = intent.get("last_payment_error") or {}
+            waiting = intent.get("status") in {"requires_action", "requires_confirmation"} or (
+                intent.get("status") == "requires_payment_method" and error.get("code") == "authentication_required"
+            )
+            if waiting:
+                method = _id(error.get("payment_method")) or _id(intent.get("payment_method"))
+                return ChargeResult(
+                    ChargeStatus.REQUIRES_ACTION, transaction_id=intent["id"], currency=invoice.currency_id,
+                    amount=our_amount(intent.get("amount"), invoice.currency_id),
+                    client_secret=intent.get("client_secret") or "", action_url=portal_pay_url(invoice),
+                    raw={"payment_method": method},
+                )  # fmt: skip
+        return None
 
     def _settled_intent_for(self, invoice) -> dict | None:
         try:
