@@ -132,6 +132,7 @@ def place_order(
         order.invoice = invoice
         order.save(update_fields=["invoice"])
         invoice = issue_invoice(invoice, actor=actor, due_date=clock.today())
+        order.invoice = invoice
         record("order.place", order, actor=actor, data={"invoice": invoice.number, "total": str(invoice.total)})
         _alert_new_order(order, invoice)
     return order
