@@ -351,6 +351,9 @@ LOGGING = {
         "httpx": {"level": "WARNING", "filters": ["redact"]},
         "httpcore": {"level": "WARNING", "filters": ["redact"]},
         "django-q": {"level": "WARNING", "filters": ["redact"]},
+        # WeasyPrint logs every layout step at INFO.
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
     },
 }
 
