@@ -5,6 +5,9 @@ actions that call core.billing.services; they are appended to the `actions*` lis
 the classes below. Forms here only edit what has no business rule attached.
 """
 
+from decimal import Decimal
+
+from django import forms
 from django.contrib import admin
 from django.db.models import Count
 from import_export.admin import ExportMixin
@@ -17,7 +20,8 @@ from unfold.contrib.filters.admin import (
     RelatedDropdownFilter,
 )
 from unfold.contrib.import_export.forms import ExportForm
-from unfold.decorators import display
+from unfold.decorators import action, display
+from unfold.forms import BaseDialogForm
 
 from core.billing.models import (
     Coupon,
@@ -352,6 +356,13 @@ class InvoiceAdmin(CustomerColumnMixin, SimpleHistoryAdmin, ExportMixin, ModelAd
 # --- Payments and credit ----------------------------------------------------------------
 
 
+class RefundForm(BaseDialogForm):
+    """Staff refund of a payment, full or partial (payments engineer)."""
+
+    amount = forms.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"))
+    reason = forms.CharField(max_length=255, required=False)
+
+
 @admin.register(Payment)
 class PaymentAdmin(CustomerColumnMixin, ExportMixin, ModelAdmin):
     """Payments are recorded only through the billing services (gateway webhooks, manual payment action)."""
@@ -381,7 +392,7 @@ class PaymentAdmin(CustomerColumnMixin, ExportMixin, ModelAdmin):
                        "failure_reason", "is_disputed", "received_at", "recorded_by", "raw", "created_at")  # fmt: skip
     actions = []
     actions_list = []
-    actions_detail = []
+    actions_detail = ["refund_payment_action"]
     actions_row = []
 
     def has_add_permission(self, request):
@@ -392,6 +403,34 @@ class PaymentAdmin(CustomerColumnMixin, ExportMixin, ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @action(
+        description="Refund",
+        url_path="refund",
+        permissions=["billing.change_invoice"],
+        dialog={"title": "Refund this payment", "description": "Money goes back through the payment's gateway.",
+                "form_class": RefundForm, "form_submit_text": "Refund"},
+    )  # fmt: skip
+    def refund_payment_action(self, request, form, object_id):
+        from django.contrib import messages
+        from django.shortcuts import redirect
+
+        from core.billing.errors import BillingError
+        from core.billing.gateways import GatewayError
+        from core.billing.services.payments import refund_payment
+
+        payment = Payment.objects.get(pk=object_id)
+        try:
+            refund = refund_payment(
+                payment, amount=form.cleaned_data["amount"], reason=form.cleaned_data["reason"], actor=request.user
+            )
+        except (BillingError, GatewayError) as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(
+                request, f"Refunded {refund.currency_id} {refund.amount} ({refund.gateway_transaction_id})."
+            )
+        return redirect("admin:billing_payment_change", object_id)
 
     @display(description="Payment", header=True, ordering="received_at")
     def payment_cell(self, obj):
