@@ -164,6 +164,8 @@ def issue_invoice(
         lines = list(invoice.lines.order_by("position", "id"))
         if not lines:
             raise BillingError("Add at least one line before issuing the invoice.", field="lines")
+        for line in lines:  # drafts edited in the admin carry quantity x unit; the amount follows from them
+            line.amount = money.quantize(line.quantity * line.unit_amount, invoice.currency_id)
         today = clock.today()
         details = customer_tax_details(invoice.customer)
         series = numbering.INVOICE
@@ -173,7 +175,7 @@ def issue_invoice(
         )  # fmt: skip
         if invoice.total < 0:
             raise BillingError("An invoice total cannot be negative; issue a credit note instead.")
-        InvoiceLine.objects.bulk_update(lines, ["tax_rate", "tax_name", "tax_amount"])
+        InvoiceLine.objects.bulk_update(lines, ["amount", "tax_rate", "tax_name", "tax_amount"])
         invoice.save()
         record(
             "invoice.issue", invoice, actor=actor, data={"total": str(invoice.total), "currency": invoice.currency_id}
