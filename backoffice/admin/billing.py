@@ -23,6 +23,7 @@ from unfold.contrib.import_export.forms import ExportForm
 from unfold.decorators import action, display
 from unfold.forms import BaseDialogForm
 
+from backoffice import billing_views as billing_actions  # billing action bodies and forms
 from core.billing.models import (
     Coupon,
     CouponAmount,
@@ -172,12 +173,19 @@ class SubscriptionAdmin(CustomerColumnMixin, SimpleHistoryAdmin, ModelAdmin):
     )
     actions = []
     actions_list = []
-    actions_detail = []
+    actions_detail = ["cancel_subscription_action"]
     actions_row = []
 
     def has_add_permission(self, request):
         # Subscriptions are created by fulfilling an order (core.billing.services.orders.fulfil_order).
         return False
+
+    @action(description="Cancel", url_path="cancel", permissions=["change"], icon="cancel",
+            dialog={"title": "Cancel this subscription", "form_submit_text": "Cancel subscription",
+                    "description": "At period end by default; 'immediately' terminates the services now.",
+                    "form_class": billing_actions.CancelSubscriptionForm})  # fmt: skip
+    def cancel_subscription_action(self, request, form, object_id):
+        return billing_actions.cancel_subscription_action(request, form, object_id)
 
     def has_delete_permission(self, request, obj=None):
         return False
@@ -308,9 +316,11 @@ class InvoiceAdmin(CustomerColumnMixin, SimpleHistoryAdmin, ExportMixin, ModelAd
         ("Notes", {"fields": ("notes",)}),
     )
     actions = []
-    actions_list = []
-    actions_detail = []
-    actions_row = []
+    actions_list = ["billing_run_preview"]
+    actions_detail = ["issue_invoice_action", "record_payment_action", "apply_credit_action", "charge_now_action",
+                      "download_pdf_action", "resend_invoice_action", "refund_invoice_action", "credit_note_action",
+                      "void_invoice_action"]  # fmt: skip
+    actions_row = ["download_pdf_action"]
 
     def get_readonly_fields(self, request, obj=None):
         every = [f for fs in self.fieldsets for f in fs[1]["fields"]]
@@ -326,6 +336,69 @@ class InvoiceAdmin(CustomerColumnMixin, SimpleHistoryAdmin, ExportMixin, ModelAd
 
     def has_delete_permission(self, request, obj=None):
         return obj is not None and obj.is_draft and super().has_delete_permission(request, obj)
+
+    # Billing actions: each calls one core.billing service (bodies in backoffice/billing_views.py).
+    def get_urls(self):
+        from django.urls import path
+
+        view = self.admin_site.admin_view(billing_actions.BillingRunPreviewView.as_view(model_admin=self))
+        return [path("billing-run/", view, name="billing_invoice_billing_run")] + super().get_urls()
+
+    @action(description="Billing run preview", url_path="billing-run-preview", icon="preview")
+    def billing_run_preview(self, request):
+        from django.shortcuts import redirect
+
+        return redirect("admin:billing_invoice_billing_run")
+
+    @action(description="Issue", url_path="issue", permissions=["change"], icon="send",
+            dialog={"title": "Issue this invoice?", "description": "It gets a number and can no longer be edited.",
+                    "form_submit_text": "Issue"})  # fmt: skip
+    def issue_invoice_action(self, request, form, object_id):
+        return billing_actions.issue_invoice_action(request, object_id)
+
+    @action(description="Record bank transfer", url_path="record-payment", permissions=["change"], icon="payments",
+            dialog={"title": "Record a bank transfer", "form_submit_text": "Record",
+                    "form_class": billing_actions.ManualPaymentForm})  # fmt: skip
+    def record_payment_action(self, request, form, object_id):
+        return billing_actions.record_payment_action(request, form, object_id)
+
+    @action(description="Apply credit", url_path="apply-credit", permissions=["change"], icon="savings",
+            dialog={"title": "Apply the customer's credit", "form_submit_text": "Apply",
+                    "form_class": billing_actions.ApplyCreditForm})  # fmt: skip
+    def apply_credit_action(self, request, form, object_id):
+        return billing_actions.apply_credit_action(request, form, object_id)
+
+    @action(description="Charge now", url_path="charge", permissions=["change"], icon="credit_card",
+            dialog={"title": "Charge the saved payment method now?", "form_submit_text": "Charge"})  # fmt: skip
+    def charge_now_action(self, request, form, object_id):
+        return billing_actions.charge_now_action(request, object_id)
+
+    @action(description="Download PDF", url_path="pdf", permissions=["view"], icon="picture_as_pdf")
+    def download_pdf_action(self, request, object_id):
+        return billing_actions.download_pdf_action(request, object_id)
+
+    @action(description="Resend email", url_path="resend", permissions=["change"], icon="forward_to_inbox",
+            dialog={"title": "Email this invoice to the customer again?", "form_submit_text": "Send"})  # fmt: skip
+    def resend_invoice_action(self, request, form, object_id):
+        return billing_actions.resend_invoice_action(request, object_id)
+
+    @action(description="Refund", url_path="refund", permissions=["change"], icon="undo",
+            dialog={"title": "Refund (latest payment)", "form_submit_text": "Refund",
+                    "form_class": billing_actions.InvoiceRefundForm})  # fmt: skip
+    def refund_invoice_action(self, request, form, object_id):
+        return billing_actions.refund_invoice_action(request, form, object_id)
+
+    @action(description="Credit note", url_path="credit-note", permissions=["change"], icon="receipt",
+            dialog={"title": "Issue a credit note", "form_submit_text": "Issue credit note",
+                    "form_class": billing_actions.CreditNoteForm})  # fmt: skip
+    def credit_note_action(self, request, form, object_id):
+        return billing_actions.credit_note_action(request, form, object_id)
+
+    @action(description="Void", url_path="void", permissions=["change"], icon="block",
+            dialog={"title": "Void this invoice?", "description": "The number stays used; money received becomes credit.",
+                    "form_submit_text": "Void", "form_class": billing_actions.ReasonForm})  # fmt: skip
+    def void_invoice_action(self, request, form, object_id):
+        return billing_actions.void_invoice_action(request, form, object_id)
 
     @display(description="Invoice", header=True, ordering="number")
     def invoice_cell(self, obj):
