@@ -220,7 +220,7 @@ def activate_gateway_subscription(subscription: Subscription, gateway_name: str,
     if remote.get("custom_id") != str(subscription.uuid):
         raise PaymentError("This PayPal subscription was approved for something else.")
     saved = SavedMethod(
-        gateway=gateway_name, method_id=reference, kind=f"{gateway_name}_subscription",
+        gateway=gateway_name, method_id=reference, kind="subscription",
         label=f"PayPal subscription {reference}",
     )  # fmt: skip
     method = store_saved_method(subscription.customer, saved, make_default=False, actor=actor)
