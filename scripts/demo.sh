@@ -28,27 +28,30 @@ log "loading demo data"
 python manage.py seed_demo
 python manage.py setup_schedules -v0 >/dev/null
 
+# Each child runs in its own process group (setsid), so stopping reaches qcluster's worker
+# processes too; background jobs of a script ignore SIGINT, hence SIGTERM.
 pids=()
+signal_all() { local pid; for pid in "${pids[@]}"; do kill "-$1" -- "-$pid" 2>/dev/null || true; done; }
 stop() {
   trap - INT TERM EXIT
   [ ${#pids[@]} -eq 0 ] && return
   log "stopping web server and worker"
-  kill -INT "${pids[@]}" 2>/dev/null || true
-  # qcluster can ignore the first signal while its workers finish; give it 10 s, then insist.
+  signal_all TERM
+  # qcluster may keep running after SIGTERM (reference/django-stack.md §5): 10 s, then SIGKILL.
   for _ in $(seq 1 20); do
     kill -0 "${pids[@]}" 2>/dev/null || break
     sleep 0.5
   done
-  kill -KILL "${pids[@]}" 2>/dev/null || true
+  signal_all KILL
   wait 2>/dev/null || true
 }
 trap stop EXIT
 trap 'exit 130' INT TERM
 
 log "starting web server on 127.0.0.1:$PORT and the django-q2 worker"
-python manage.py runserver "127.0.0.1:$PORT" --noreload &
+setsid python manage.py runserver "127.0.0.1:$PORT" --noreload &
 pids+=($!)
-python manage.py qcluster &
+setsid python manage.py qcluster &
 pids+=($!)
 
 healthy=0
