@@ -15,6 +15,7 @@ from core import clock, money
 from core.audit.services import record
 from core.billing.errors import CouponError
 from core.billing.models import Coupon, CouponAmount, CouponRedemption, InvoiceLine
+from core.billing.services import amounts
 
 ZERO = Decimal("0")
 HUNDRED = Decimal("100")
@@ -92,7 +93,7 @@ def discount_lines(coupon: Coupon, lines: list[dict], currency: str) -> list[dic
     if coupon.kind == Coupon.Kind.PERCENT:
         out = []
         for ln in eligible:
-            off = money.quantize(ln["amount"] * coupon.percent / HUNDRED, currency)
+            off = amounts.quantize(ln["amount"] * coupon.percent / HUNDRED, currency)
             if off > 0:
                 out.append(_discount_spec(coupon, off, ln))
         return out

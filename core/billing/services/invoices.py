@@ -19,7 +19,7 @@ from core import clock, money
 from core.audit.services import record
 from core.billing.errors import BillingError, InvalidTransition
 from core.billing.models import Invoice, InvoiceLine
-from core.billing.services import numbering
+from core.billing.services import amounts, numbering
 from core.billing.services.tax import TaxableLine, TaxCalculator, customer_tax_details, get_tax_calculator
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,9 @@ def build_line(currency: str, spec: dict, position: int) -> InvoiceLine:
     if quantity <= 0:
         raise BillingError("Line quantities must be more than zero (use a negative unit amount for discounts).")
     unit = money.to_decimal(spec.get("unit_amount", spec.get("amount", ZERO)))
-    amount = money.quantize(spec["amount"], currency) if "amount" in spec else money.quantize(quantity * unit, currency)
+    amount = (
+        amounts.quantize(spec["amount"], currency) if "amount" in spec else amounts.quantize(quantity * unit, currency)
+    )
     values = {k: v for k, v in spec.items() if k in LINE_FIELDS or k.endswith("_id")}
     values.update(quantity=quantity, unit_amount=unit, amount=amount, position=position)
     values.setdefault("kind", InvoiceLine.Kind.DISCOUNT if amount < 0 else InvoiceLine.Kind.ITEM)

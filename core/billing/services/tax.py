@@ -21,8 +21,8 @@ from typing import Protocol
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from core import money
 from core.billing.models import TaxRate
+from core.billing.services import amounts
 
 ZERO = Decimal("0")
 HUNDRED = Decimal("100")
@@ -153,7 +153,7 @@ class RateTableTaxCalculator:
         if rate is None or rate.rate == 0:
             return TaxResult(lines=none, breakdown=[])
         taxes = [
-            LineTax(rate.rate, rate.name, money.quantize(ln.amount * rate.rate / HUNDRED, currency)) for ln in lines
+            LineTax(rate.rate, rate.name, amounts.quantize(ln.amount * rate.rate / HUNDRED, currency)) for ln in lines
         ]
         return TaxResult(lines=taxes, breakdown=build_breakdown(lines, taxes))
 
