@@ -239,7 +239,13 @@ class TestSubscriptions:
             },
         )
         url = methods.revise_gateway_subscription(sub, new_price)
-        assert json.loads(revise.calls.last.request.content) == {"plan_id": "P-NEWPLAN0000000000000000"}
+        sent = json.loads(revise.calls.last.request.content)
+        assert sent["plan_id"] == "P-NEWPLAN0000000000000000"
+        # PayPal drops overrides on revise: the customer's own amount for the new price is sent again.
+        assert sent["plan"]["billing_cycles"] == [
+            {"sequence": 1, "total_cycles": 0,
+             "pricing_scheme": {"fixed_price": {"value": "20.00", "currency_code": "USD"}}}
+        ]  # fmt: skip
         assert url.endswith("ba_token=BA-1")
 
     def test_sale_completed_pays_the_open_renewal_invoice_once(self, client, paypal):

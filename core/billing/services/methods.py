@@ -8,13 +8,20 @@ Network calls to the gateway happen before our transaction, never inside it.
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+
 from django.db import IntegrityError, transaction
 
 from core import clock
 from core.audit.services import record
 from core.billing.errors import PaymentError
-from core.billing.gateways import SavedMethod, SetupSession, get_gateway
-from core.billing.models import GatewayCustomer, PaymentMethod, Subscription
+from core.billing.gateways import GatewayError, SavedMethod, SetupSession, get_gateway
+from core.billing.models import GatewayCustomer, Invoice, PaymentMethod, Subscription
+
+log = logging.getLogger(__name__)
 
 
 def remember_gateway_customer(customer, gateway: str, gateway_customer_id: str) -> GatewayCustomer:
@@ -172,11 +179,23 @@ def _mark_removed(method: PaymentMethod, *, actor) -> None:
 
 
 def set_subscription_payment_method(subscription: Subscription, method: PaymentMethod | None, *, actor=None):
-    """Charge `subscription`'s renewals to `method` (None: the customer's default)."""
+    """Charge `subscription`'s renewals to `method` (None: the customer's default).
+
+    Invariant: one thing collects a subscription's renewals. Choosing a saved card for a
+    subscription that a PayPal subscription was paying cancels that PayPal subscription first,
+    so the customer is never charged twice for the same period.
+    """
     if method is not None:
         _check_owner(subscription.customer, method)
         if method.removed_at is not None:
             raise PaymentError("This payment method was removed; add it again to use it.")
+        if method.kind == "subscription" and method.gateway_method_id != subscription.gateway_subscription_id:
+            raise PaymentError("That PayPal subscription pays another subscription; start a new one for this one.")
+    replaced = subscription.gateway_subscription_id and (
+        method is None or method.gateway_method_id != subscription.gateway_subscription_id
+    )
+    if replaced:
+        cancel_gateway_subscription(subscription, reason="Customer chose another payment method", actor=actor)
     with transaction.atomic():
         locked = Subscription.objects.select_for_update().get(pk=subscription.pk)
         locked.payment_method = method
@@ -185,6 +204,11 @@ def set_subscription_payment_method(subscription: Subscription, method: PaymentM
         record("subscription.payment_method_set", locked, actor=actor, data={"method": method.pk if method else None})
     subscription.refresh_from_db()
     return subscription
+
+
+def card_methods_for_subscriptions(customer):
+    """Saved methods a customer may pick for a subscription's renewals (PayPal subscriptions pay only their own)."""
+    return active_payment_methods(customer).exclude(kind="subscription")
 
 
 def _check_owner(customer, method: PaymentMethod) -> None:
@@ -202,10 +226,69 @@ def _subscription_gateway(gateway_name: str):
     return gateway
 
 
+@dataclass(frozen=True)
+class RecurringCharge:
+    """What a gateway that bills on its own schedule (PayPal) should take each cycle for a subscription."""
+
+    amount: Decimal  # tax included, coupon applied: the total of the renewal invoice it pays
+    currency: str
+    first_charge_at: dt.datetime | None  # None: at once (a renewal invoice is already waiting)
+
+
+def _renewal_total(subscription: Subscription) -> Decimal:
+    """The total of the next renewal invoice, built exactly as the billing run builds it (lines, coupon, tax)."""
+    from core.billing.services.billing_run import renewal_line_specs
+    from core.billing.services.invoices import build_line, price_lines
+    from core.billing.services.tax import customer_tax_details, get_tax_calculator
+
+    currency = subscription.currency_id
+    lines = [build_line(currency, spec, pos) for pos, spec in enumerate(renewal_line_specs(subscription, []))]
+    totals = price_lines(lines, customer_tax_details(subscription.customer), currency, get_tax_calculator())
+    return totals.total
+
+
+def open_renewal_invoice(subscription: Subscription) -> Invoice | None:
+    """The oldest unpaid renewal invoice: the one a gateway-billed renewal pays first."""
+    return (
+        subscription.invoices.filter(status=Invoice.Status.ISSUED, kind=Invoice.Kind.INVOICE)
+        .order_by("renewal_period_start", "created_at")
+        .first()
+    )
+
+
+def next_recurring_charge(subscription: Subscription, *, price=None) -> RecurringCharge:
+    """The amount and date of the next renewal a gateway subscription must collect.
+
+    The amount is the customer's real renewal total (their tax, the coupon's remaining cycles),
+    not the catalog price; `price` gives the figure after a plan change to that price. The first
+    charge waits for the next unpaid period, so approving PayPal never charges a paid period again.
+    """
+    from core import money
+    from core.billing.services.subscriptions import add_cycles
+
+    # A detached copy: the real row (and its cached relations) must not see the hypothetical price.
+    sub = Subscription(
+        pk=subscription.pk, customer=subscription.customer, price=price or subscription.price,
+        currency_id=subscription.currency_id, cycle=subscription.cycle,
+        amount=money.quantize(price.amount, subscription.currency_id) if price is not None else subscription.amount,
+        current_period_start=subscription.current_period_start, current_period_end=subscription.current_period_end,
+        coupon=subscription.coupon, coupon_cycles_remaining=subscription.coupon_cycles_remaining,
+    )  # fmt: skip
+    waiting = open_renewal_invoice(subscription) if price is None else None
+    if waiting is not None and waiting.amount_due > 0:
+        return RecurringCharge(waiting.amount_due, waiting.currency_id, None)
+    start = subscription.current_period_end
+    paid = subscription.invoices.filter(renewal_period_start=start, status=Invoice.Status.PAID).exists()
+    if paid:
+        start = add_cycles(start, subscription.cycle)
+    return RecurringCharge(_renewal_total(sub), subscription.currency_id, start if start > clock.now() else None)
+
+
 def begin_gateway_subscription(subscription: Subscription, gateway_name: str, *, return_url: str, cancel_url: str):
-    """Create the gateway's subscription for `subscription`; the customer approves it at the returned URL."""
+    """Create the gateway's subscription for `subscription` at its real renewal total; the customer approves
+    it at the returned URL."""
     return _subscription_gateway(gateway_name).begin_subscription(
-        subscription, return_url=return_url, cancel_url=cancel_url
+        subscription, return_url=return_url, cancel_url=cancel_url, charge=next_recurring_charge(subscription)
     )
 
 
@@ -272,7 +355,39 @@ def revise_gateway_subscription(subscription: Subscription, new_price, *, actor=
     if not subscription.gateway_subscription_id:
         return ""
     url = _subscription_gateway(subscription.gateway).revise_subscription(
-        subscription.gateway_subscription_id, new_price
+        subscription.gateway_subscription_id, new_price, charge=next_recurring_charge(subscription, price=new_price)
     )
     record("subscription.gateway_subscription_revised", subscription, actor=actor, data={"price": new_price.pk})
     return url
+
+
+def sync_gateway_subscription_amount(subscription: Subscription, collected: Decimal) -> bool:
+    """After a gateway-billed renewal: make the gateway's next charge equal our next renewal total.
+
+    The total moves when a coupon's cycles run out, tax changes or a plan changes. Returns True when
+    the gateway was told a new amount. Network call: run it after the payment is committed.
+    """
+    if not subscription.gateway_subscription_id:
+        return False
+    charge = next_recurring_charge(subscription)
+    if charge.amount == collected or charge.amount <= 0:
+        return False
+    gateway = _subscription_gateway(subscription.gateway)
+    try:
+        gateway.update_subscription_amount(subscription.gateway_subscription_id, charge.amount, charge.currency)
+    except GatewayError as exc:
+        from core.notifications.services import discord_alert
+
+        log.warning("could not update %s subscription amount: %s", subscription.gateway, exc)
+        discord_alert(
+            f"{subscription.gateway} subscription amount not updated",
+            f"{subscription.customer} · {subscription} · {subscription.gateway_subscription_id}: collects "
+            f"{collected}, next renewal is {charge.currency} {charge.amount}. Update it at the gateway. ({exc})",
+            level="warning", dedupe_key=f"sub_amount:{subscription.gateway_subscription_id}:{charge.amount}",
+        )  # fmt: skip
+        return False
+    record(
+        "subscription.gateway_amount_updated", subscription,
+        data={"from": str(collected), "to": str(charge.amount), "reference": subscription.gateway_subscription_id},
+    )  # fmt: skip
+    return True

@@ -232,6 +232,36 @@ def _record_reversal(payment, *, kind, amount, reference_id, reason, raw, actor,
     return reversal
 
 
+def reverse_failed_refund(refund_payment: Payment, *, reason: str) -> Payment:
+    """A refund we booked failed at the gateway afterwards: the money never left, so undo its effect.
+
+    Invariants: the refund row stays (status failed, with the reason) for the audit trail, the
+    invoice's refunded total goes back down by its amount, and the payment it refunded can be
+    refunded again. Idempotent: a refund already marked failed is returned unchanged.
+    """
+    with transaction.atomic():
+        invoice = (
+            Invoice.objects.select_for_update().get(pk=refund_payment.invoice_id) if refund_payment.invoice_id else None
+        )
+        refund = Payment.objects.select_for_update().get(pk=refund_payment.pk)
+        if refund.kind != Payment.Kind.REFUND:
+            raise PaymentError("Only a refund can be reversed as failed.")
+        if refund.status == Payment.Status.FAILED:
+            return refund
+        refund.status = Payment.Status.FAILED
+        refund.failure_code = "refund_failed"
+        refund.failure_reason = (reason or "The gateway could not send the money back.")[:255]
+        refund.save(update_fields=["status", "failure_code", "failure_reason"])
+        if invoice is not None:
+            invoice.amount_refunded = max(invoice.amount_refunded - refund.amount, ZERO)
+            invoice.save(update_fields=["amount_refunded", "updated_at"])
+        record(
+            "payment.refund_failed", invoice or refund, message=refund.failure_reason,
+            data={"refund": refund.pk, "amount": str(refund.amount), "id": refund.gateway_transaction_id},
+        )  # fmt: skip
+    return refund
+
+
 def mark_payment_disputed(payment: Payment, *, disputed: bool = True) -> Payment:
     """Flag (or clear) an open dispute on a payment."""
     with transaction.atomic():

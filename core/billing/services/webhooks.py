@@ -122,7 +122,22 @@ def _on_payment_succeeded(gateway_name: str, event: DomainEvent) -> bool:
         payment_method=_method(gateway_name, event.method_ref), received_at=_when(event.occurred_at),
         raw=event.payload,
     )  # fmt: skip
+    if event.subscription_ref:
+        _queue_amount_sync(gateway_name, event.subscription_ref, event.amount)
     return True
+
+
+def _queue_amount_sync(gateway_name: str, subscription_ref: str, collected: Decimal) -> None:
+    """After a gateway-billed renewal commits, bring the gateway's next charge in line with our next invoice."""
+
+    def sync():
+        subscription = Subscription.objects.filter(
+            gateway=gateway_name, gateway_subscription_id=subscription_ref
+        ).first()
+        if subscription is not None:
+            methods.sync_gateway_subscription_amount(subscription, collected)
+
+    transaction.on_commit(sync)
 
 
 def _on_payment_failed(gateway_name: str, event: DomainEvent) -> bool:
@@ -148,6 +163,8 @@ def _on_payment_failed(gateway_name: str, event: DomainEvent) -> bool:
 
 
 def _on_refunded(gateway_name: str, event: DomainEvent) -> bool:
+    if event.status in REFUND_FAILED_STATUSES:
+        return _on_refund_failed(gateway_name, event)
     original = _payment(gateway_name, event.original_transaction_id)
     if original is None or original.status != Payment.Status.SUCCEEDED:
         raise WebhookProcessingError(
@@ -158,6 +175,28 @@ def _on_refunded(gateway_name: str, event: DomainEvent) -> bool:
     payments.record_refund(
         original, amount=event.amount, gateway_refund_id=event.transaction_id,
         reason=event.failure_message or "Refunded at the gateway", raw=event.payload,
+    )  # fmt: skip
+    return True
+
+
+# A refund the gateway accepted can still fail later (closed card, bank refusal): the money never left.
+REFUND_FAILED_STATUSES = frozenset({"failed", "canceled"})
+
+
+def _on_refund_failed(gateway_name: str, event: DomainEvent) -> bool:
+    refund = _payment(gateway_name, event.transaction_id)
+    if refund is None or refund.kind != Payment.Kind.REFUND:
+        return False  # never booked (e.g. started in the gateway's dashboard and failed there): nothing to undo
+    if refund.status == Payment.Status.FAILED:
+        return True
+    reason = event.failure_message or event.failure_code or "the gateway could not send the money back"
+    payments.reverse_failed_refund(refund, reason=reason)
+    amount = money.format_amount(refund.amount, refund.currency_id)
+    discord_alert(
+        f"Refund failed: {amount}",
+        f"{refund.customer} · refund {event.transaction_id} of payment {event.original_transaction_id}: {reason}. "
+        "The refund was taken off the invoice; pay the customer back another way (credit or bank transfer).",
+        level="error", dedupe_key=f"refund_failed:{gateway_name}:{event.transaction_id}",
     )  # fmt: skip
     return True
 
@@ -182,14 +221,29 @@ def _on_dispute_closed(gateway_name: str, event: DomainEvent) -> bool:
     original = _payment(gateway_name, event.original_transaction_id)
     if original is None:
         raise WebhookProcessingError(f"Dispute {event.transaction_id}: payment not recorded yet.")
-    if event.status == "lost" and event.amount:
-        payments.record_chargeback(
-            original, amount=min(event.amount, payments.refundable_amount(original)),
-            gateway_dispute_id=event.transaction_id, raw=event.payload,
-        )  # fmt: skip
+    if event.status in ("lost", "reversed"):
+        _record_lost_payment(gateway_name, original, event)
     payments.mark_payment_disputed(original, disputed=False)
     record("payment.dispute_result", original, data={"dispute": event.transaction_id, "status": event.status})
     return True
+
+
+def _record_lost_payment(gateway_name: str, original: Payment, event: DomainEvent) -> None:
+    """A lost dispute or a gateway reversal: book the money taken back (once per id) and tell staff."""
+    left = payments.refundable_amount(original)
+    amount = left if event.amount is None else min(event.amount, left)
+    if amount > 0:
+        payments.record_chargeback(original, amount=amount, gateway_dispute_id=event.transaction_id,
+                                   raw=event.payload)  # fmt: skip
+    if event.status == "reversed":
+        shown = money.format_amount(amount, original.currency_id)
+        discord_alert(
+            f"Payment reversed by {gateway_name}: {shown}",
+            f"{original.customer} · payment {original.gateway_transaction_id} on invoice "
+            f"{original.invoice.number if original.invoice_id else '-'} · {event.failure_code}. "
+            "Recorded as a chargeback; check the customer's services.",
+            level="error", dedupe_key=f"reversed:{gateway_name}:{event.transaction_id}",
+        )  # fmt: skip
 
 
 def _on_method_saved(gateway_name: str, event: DomainEvent) -> bool:

@@ -175,8 +175,12 @@ class PayPalClient:
         """activate / suspend / cancel (204 No Content on success)."""
         self.request("POST", f"/v1/billing/subscriptions/{subscription_id}/{action}", json={"reason": reason[:128]})
 
-    def revise_subscription(self, subscription_id: str, plan_id: str) -> dict:
-        return self.request("POST", f"/v1/billing/subscriptions/{subscription_id}/revise", json={"plan_id": plan_id})
+    def revise_subscription(self, subscription_id: str, body: dict) -> dict:
+        return self.request("POST", f"/v1/billing/subscriptions/{subscription_id}/revise", json=body)
+
+    def patch_subscription(self, subscription_id: str, operations: list[dict]) -> None:
+        """JSON Patch on an ACTIVE or SUSPENDED subscription (204 No Content on success)."""
+        self.request("PATCH", f"/v1/billing/subscriptions/{subscription_id}", json=operations)
 
     # --- Orders and captures -------------------------------------------------------------------------
     def create_order(self, body: dict, *, request_id: str) -> dict:

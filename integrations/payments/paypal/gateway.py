@@ -7,6 +7,7 @@ the customer approved once, and each `PAYMENT.SALE.COMPLETED` pays the matching 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from decimal import Decimal
 
@@ -244,21 +245,53 @@ class PayPalGateway(PaymentGateway):
         price.refresh_from_db()
         return price.paypal_plan_id
 
-    def begin_subscription(self, subscription, *, return_url: str, cancel_url: str) -> SetupSession:
+    @staticmethod
+    def plan_override(charge) -> dict:
+        """Per-subscription price on the Price's plan: the customer's own renewal total (tax and coupon included).
+
+        The plan per Price only fixes product, interval and currency; PayPal's `plan` override in the
+        create/revise request sets the amount of its one REGULAR cycle (sequence 1) per subscriber.
+        """
+        return {"billing_cycles": [{
+            "sequence": 1, "total_cycles": 0,
+            "pricing_scheme": {"fixed_price": {"value": paypal_value(charge.amount, charge.currency),
+                                               "currency_code": charge.currency}},
+        }]}  # fmt: skip
+
+    def begin_subscription(self, subscription, *, return_url: str, cancel_url: str, charge=None) -> SetupSession:
         """Create the PayPal subscription for `subscription`; the customer approves it at `redirect_url`."""
+        if charge is None:
+            from core.billing.services.methods import next_recurring_charge
+
+            charge = next_recurring_charge(subscription)
         plan_id = self.ensure_plan(subscription.price)
         user = subscription.customer.user
         body = {
             "plan_id": plan_id,
             "custom_id": str(subscription.uuid),
+            "plan": self.plan_override(charge),
             "subscriber": {"email_address": user.email,
                            "name": {"given_name": user.first_name or "-", "surname": user.last_name or "-"}},
             "application_context": {"brand_name": settings.COMPANY["name"][:127], "user_action": "SUBSCRIBE_NOW",
                                     "shipping_preference": "NO_SHIPPING", "return_url": return_url,
                                     "cancel_url": cancel_url},
         }  # fmt: skip
-        created = self._guard(self.client.create_subscription, body, request_id=f"sub-{subscription.uuid}-{plan_id}")
+        if charge.first_charge_at is not None:
+            # Without it PayPal bills at approval, charging again for a period the customer already paid.
+            body["start_time"] = charge.first_charge_at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        value = paypal_value(charge.amount, charge.currency)
+        created = self._guard(
+            self.client.create_subscription, body, request_id=f"sub-{subscription.uuid}-{plan_id}-{value}"
+        )
         return SetupSession(self.name, redirect_url=_link(created, "approve"), reference=created["id"])
+
+    def update_subscription_amount(self, subscription_id: str, amount: Decimal, currency: str) -> None:
+        """Change what an active PayPal subscription collects from its next cycle on (no payer approval)."""
+        self._guard(
+            self.client.patch_subscription, subscription_id,
+            [{"op": "replace", "path": "/plan/billing_cycles/@sequence==1/pricing_scheme/fixed_price",
+              "value": {"currency_code": currency, "value": paypal_value(amount, currency)}}],
+        )  # fmt: skip
 
     def activate_subscription(self, subscription_id: str) -> dict:
         """After approval: make sure the PayPal subscription is ACTIVE; returns PayPal's record."""
@@ -281,9 +314,15 @@ class PayPalGateway(PaymentGateway):
             if exc.issue not in {"SUBSCRIPTION_STATUS_INVALID"}:
                 raise GatewayError(str(exc)) from exc
 
-    def revise_subscription(self, subscription_id: str, new_price: Price) -> str:
-        """Move to `new_price`'s plan; returns the approval URL when PayPal wants the payer to agree ("" if not)."""
-        answer = self._guard(self.client.revise_subscription, subscription_id, self.ensure_plan(new_price))
+    def revise_subscription(self, subscription_id: str, new_price: Price, *, charge=None) -> str:
+        """Move to `new_price`'s plan; returns the approval URL when PayPal wants the payer to agree ("" if not).
+
+        PayPal drops earlier overrides on revise, so the customer's own amount is sent again.
+        """
+        body = {"plan_id": self.ensure_plan(new_price)}
+        if charge is not None:
+            body["plan"] = self.plan_override(charge)
+        answer = self._guard(self.client.revise_subscription, subscription_id, body)
         return _link(answer or {}, "approve")
 
     # --- Webhooks ----------------------------------------------------------------------------------------
@@ -352,6 +391,8 @@ class PayPalGateway(PaymentGateway):
                 DomainEventKind.REFUNDED, transaction_id=resource["id"], original_transaction_id=resource.get("sale_id", ""),
                 amount=amount, currency=currency, failure_message="Refunded at PayPal", **base,
             )  # fmt: skip
+        if kind in {"PAYMENT.CAPTURE.REVERSED", "PAYMENT.SALE.REVERSED"}:
+            return self._reversal_event(resource, base)
         if kind == "CUSTOMER.DISPUTE.CREATED":
             disputed = (resource.get("disputed_transactions") or [{}])[0]
             amount, currency = _amount(resource.get("dispute_amount"))
@@ -370,10 +411,33 @@ class PayPalGateway(PaymentGateway):
             return DomainEvent(subscription_kinds[kind], subscription_ref=resource.get("id", ""), **base)
         return DomainEvent(DomainEventKind.IGNORED, **base)
 
+    @staticmethod
+    def _reversal_event(resource: dict, base: dict) -> DomainEvent:
+        """PayPal took a payment back (chargeback, bank reversal): a lost dispute in our words.
+
+        Two shapes are seen for the resource: the reversal itself (a refund-like object whose `up`
+        link or `sale_id`/`capture_id` names the payment) or the payment with status REVERSED. A
+        reversal has no id of its own in the second shape, so it is keyed by the payment id.
+        """
+        up = _link(resource, "up")
+        parent = (
+            resource.get("sale_id") or resource.get("capture_id")
+            or (up.rstrip("/").rsplit("/", 1)[-1] if "/captures/" in up or "/sale/" in up else "")
+        )  # fmt: skip
+        if parent:
+            original, reversal_id = parent, resource.get("id", "")
+        else:
+            original, reversal_id = resource.get("id", ""), f"{resource.get('id', '')}:reversed"
+        amount, currency = _amount(resource.get("amount"))
+        return DomainEvent(
+            DomainEventKind.DISPUTE_CLOSED, transaction_id=reversal_id, original_transaction_id=original,
+            amount=abs(amount) if amount is not None else None, currency=currency, status="reversed",
+            failure_code=(resource.get("reason_code") or resource.get("reason") or "reversed").lower(),
+            failure_message=(resource.get("status_details") or {}).get("reason") or "Reversed by PayPal", **base,
+        )  # fmt: skip
+
     # --- Reconciliation ------------------------------------------------------------------------------
     def iter_transactions(self, since, until=None):
-        import datetime as dt
-
         from core import clock
 
         end = until or clock.now()

@@ -342,8 +342,12 @@ class StripeGateway(PaymentGateway):
                 refunds = self._guard(self.api.list_refunds, payment_intent_id=obj.get("payment_intent") or "")
             events += [self._refund_event(r, base, obj) for r in refunds if r.get("status") == "succeeded"]
             return events
-        if kind in {"refund.created", "refund.updated", "charge.refund.updated"}:
-            if obj.get("status") != "succeeded":
+        if kind in {"refund.created", "refund.updated", "charge.refund.updated", "refund.failed"}:
+            status = obj.get("status")
+            if status in {"failed", "canceled"}:
+                # Booked when Stripe accepted it, failed later (e.g. the card was closed): undo our booking.
+                return [self._refund_event(obj, base, None, status=status)]
+            if status != "succeeded":
                 return [DomainEvent(DomainEventKind.IGNORED, **base)]
             return [self._refund_event(obj, base, None)]
         if kind in {"charge.dispute.created", "charge.dispute.closed", "charge.dispute.funds_withdrawn"}:
@@ -378,14 +382,18 @@ class StripeGateway(PaymentGateway):
             status="succeeded", **base,
         )  # fmt: skip
 
-    def _refund_event(self, refund: dict, base: dict, charge: dict | None) -> DomainEvent:
+    def _refund_event(self, refund: dict, base: dict, charge: dict | None, *, status: str = "succeeded") -> DomainEvent:
         currency = refund.get("currency", "usd")
         original = refund.get("payment_intent") or (charge or {}).get("payment_intent") or refund.get("charge") or ""
+        if status == "succeeded":
+            message = (refund.get("metadata") or {}).get("reason") or refund.get("reason") or ""
+        else:
+            message = f"Stripe refund {status}: {refund.get('failure_reason') or 'unknown reason'}"
         return DomainEvent(
             DomainEventKind.REFUNDED, transaction_id=refund["id"], original_transaction_id=original,
             invoice_uuid=((charge or {}).get("metadata") or {}).get("invoice_uuid", ""),
-            amount=our_amount(refund.get("amount"), currency), currency=currency.upper(), status="succeeded",
-            failure_message=(refund.get("metadata") or {}).get("reason") or refund.get("reason") or "", **base,
+            amount=our_amount(refund.get("amount"), currency), currency=currency.upper(), status=status,
+            failure_code=refund.get("failure_reason") or "", failure_message=message, **base,
         )  # fmt: skip
 
     # --- Reconciliation -------------------------------------------------------------------------
