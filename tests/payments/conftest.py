@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 import respx
 import stripe
+from django.core.cache import cache
 
 from core.billing.models import Invoice
 from core.billing.services.invoices import create_draft_invoice, issue_invoice
@@ -67,3 +68,19 @@ def make_invoice(customer=None, *, amount=Decimal("23.80"), currency="USD") -> I
 @pytest.fixture
 def invoice(db):
     return make_invoice()
+
+
+PAYPAL_BASE = "https://api-m.sandbox.paypal.com"
+
+
+@pytest.fixture(autouse=True)
+def fresh_token_cache():
+    """PayPal's OAuth token is cached in Django's cache: each test starts without one."""
+    cache.clear()
+
+
+@pytest.fixture
+def paypal():
+    with respx.mock(base_url=PAYPAL_BASE, assert_all_called=False) as mock:
+        mock.post("/v1/oauth2/token").respond(200, json=load("paypal/oauth_token.json"))
+        yield mock

@@ -6,7 +6,6 @@ from decimal import Decimal
 
 import pytest
 import respx
-from django.core.cache import cache
 
 from core import clock
 from core.billing.gateways import ChargeStatus
@@ -26,18 +25,6 @@ HEADERS = {
     "HTTP_PAYPAL_TRANSMISSION_SIG": "lmI95Jx3Y9nhR5SJWlHVIWpg4AgFk7n9bCHSRxbrd8A9zrhdu2rMyFrmz+Zjh3s3boXB07VXCXUZy/UFzUlnGJn0wDugt7FlSvdKeIJenLRemUxYCPVoEZzg9VFNqOa48gMkvF+XTpxBeUx/kWy6B5cp7GkT2+pOowfRK7OaynuxUoKW3JcMWw272VKjLTtTAShncla7tGF+55rxyt2KNZIIqxNMJ48RDZheGU5w1npu9dZHnPgTXB9iomeVRoD8O/jhRpnKsGrDschyNdkeh81BJJMH4Ctc6lnCCquoP/GzCzz33MMsNdid7vL/NIWaCsekQpW26FpWPi/tfj8nLA==",
     "HTTP_PAYPAL_TRANSMISSION_TIME": "2026-11-26T07:11:06Z",
 }
-
-
-@pytest.fixture(autouse=True)
-def fresh_token_cache():
-    cache.clear()
-
-
-@pytest.fixture
-def paypal():
-    with respx.mock(base_url=BASE, assert_all_called=False) as mock:
-        mock.post("/v1/oauth2/token").respond(200, json=load("paypal/oauth_token.json"))
-        yield mock
 
 
 def deliver(client, name, **subs):

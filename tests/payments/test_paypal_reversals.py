@@ -8,13 +8,13 @@ from core.billing.models import Invoice, Payment, WebhookEvent
 from core.notifications.models import Notification
 from tests.factories import SubscriptionFactory
 from tests.payments.conftest import load, make_invoice
-from tests.payments.test_paypal import deliver, fresh_token_cache, paypal  # noqa: F401 (fixtures)
+from tests.payments.test_paypal import deliver
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def verified(paypal):  # noqa: F811
+def verified(paypal):
     paypal.post("/v1/notifications/verify-webhook-signature").respond(200, json=load("paypal/verify_success.json"))
     return paypal
 

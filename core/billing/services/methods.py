@@ -369,7 +369,8 @@ def sync_gateway_subscription_amount(subscription: Subscription, collected: Deci
     """
     if not subscription.gateway_subscription_id:
         return False
-    charge = next_recurring_charge(subscription)
+    # The next regular renewal, not what is left on an open invoice: PayPal's next charge is a full cycle.
+    charge = RecurringCharge(_renewal_total(subscription), subscription.currency_id, None)
     if charge.amount == collected or charge.amount <= 0:
         return False
     gateway = _subscription_gateway(subscription.gateway)
