@@ -14,4 +14,21 @@ urlpatterns = [
     path("billing/methods/complete/<str:gateway>/", views.payment_method_complete, name="payment_method_complete"),
     path("billing/methods/<int:pk>/remove/", views.payment_method_remove, name="payment_method_remove"),
     path("billing/methods/<int:pk>/default/", views.payment_method_default, name="payment_method_default"),
+    path("billing/subscriptions/", views.subscription_list, name="subscription_list"),
+    path("billing/subscriptions/<uuid:uuid>/", views.subscription_detail, name="subscription_detail"),
+    path(
+        "billing/subscriptions/<uuid:uuid>/paypal/start/",
+        views.subscription_paypal_start,
+        name="subscription_paypal_start",
+    ),
+    path(
+        "billing/subscriptions/<uuid:uuid>/paypal/return/",
+        views.subscription_paypal_return,
+        name="subscription_paypal_return",
+    ),
+    path(
+        "billing/subscriptions/<uuid:uuid>/paypal/cancel/",
+        views.subscription_paypal_cancel,
+        name="subscription_paypal_cancel",
+    ),
 ]

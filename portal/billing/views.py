@@ -1,4 +1,4 @@
-"""Customer billing pages: invoices, paying one, saved payment methods. Views stay thin."""
+"""Customer billing pages: invoices, paying one, saved payment methods, who pays each subscription. Views stay thin."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 
 from core.billing.errors import BillingError
 from core.billing.gateways import ChargeStatus, GatewayError
-from core.billing.models import Invoice, PaymentMethod
+from core.billing.models import Invoice, PaymentMethod, Subscription
 from core.billing.services import methods
 from portal.access import customer_required, get_own_or_404
 
@@ -246,3 +246,126 @@ def payment_method_default(request, pk):
     else:
         messages.success(request, f"{method} is now your default payment method.")
     return redirect("portal:payment_methods")
+
+
+# --- Subscriptions: who pays the renewals ------------------------------------------------------
+
+RUNNING = (Subscription.Status.ACTIVE, Subscription.Status.TRIALING, Subscription.Status.PAST_DUE)
+
+
+def _own_subscription(request, uuid) -> Subscription:
+    return get_own_or_404(
+        Subscription.objects.select_related("price__product", "currency", "payment_method", "customer__user"),
+        request,
+        uuid=uuid,
+    )
+
+
+def _paypal_session_key(subscription: Subscription) -> str:
+    return f"paypal_subscription:{subscription.uuid}"
+
+
+@_portal
+def subscription_list(request):
+    subscriptions = (
+        Subscription.objects.filter(customer=request.user.customer)
+        .select_related("price__product", "currency", "payment_method")
+        .order_by("-created_at")
+    )
+    return render(request, "portal/billing/subscription_list.html", {"subscriptions": subscriptions})
+
+
+@_portal
+def subscription_detail(request, uuid):
+    """One subscription: what the next renewal costs and which saved method (or PayPal) pays it."""
+    subscription = _own_subscription(request, uuid)
+    customer = request.user.customer
+    if request.method == "POST":
+        return _choose_subscription_method(request, subscription)
+    if request.GET.get("paypal") == "cancelled":
+        messages.info(request, "PayPal approval was cancelled; nothing changed.")
+    running = subscription.status in RUNNING
+    has_paypal = bool(subscription.gateway == "paypal" and subscription.gateway_subscription_id)
+    context = {
+        "subscription": subscription,
+        "running": running,
+        "next_charge": methods.next_recurring_charge(subscription) if running else None,
+        "cards": methods.card_methods_for_subscriptions(customer),
+        "default_method": methods.default_payment_method(customer),
+        "has_paypal": has_paypal,
+        "paypal_offered": "paypal" in _offered_gateways() and running and not has_paypal,
+        "open_invoice": methods.open_renewal_invoice(subscription),
+    }
+    return render(request, "portal/billing/subscription_detail.html", context)
+
+
+def _choose_subscription_method(request, subscription: Subscription):
+    choice = request.POST.get("method", "")
+    method = None
+    if choice and choice != "default":
+        method = get_own_or_404(methods.card_methods_for_subscriptions(request.user.customer), request, pk=choice)
+    try:
+        methods.set_subscription_payment_method(subscription, method, actor=request.user)
+    except (BillingError, GatewayError) as exc:
+        messages.error(request, str(exc))
+    else:
+        label = str(method) if method else "your default payment method"
+        messages.success(request, f"Renewals of this subscription will be charged to {label}.")
+    return redirect("portal:subscription_detail", uuid=subscription.uuid)
+
+
+@_portal
+@require_POST
+def subscription_paypal_start(request, uuid):
+    """Create the PayPal subscription and send the customer to PayPal to approve it."""
+    subscription = _own_subscription(request, uuid)
+    if "paypal" not in _offered_gateways() or subscription.status not in RUNNING:
+        raise Http404("PayPal is not available for this subscription")
+    try:
+        session = methods.begin_gateway_subscription(
+            subscription, "paypal",
+            return_url=_absolute(request, "portal:subscription_paypal_return", subscription.uuid),
+            cancel_url=_absolute(request, "portal:subscription_detail", subscription.uuid) + "?paypal=cancelled",
+        )  # fmt: skip
+    except (BillingError, GatewayError, ImproperlyConfigured) as exc:
+        messages.error(request, f"PayPal could not be started: {exc}")
+        return redirect("portal:subscription_detail", uuid=subscription.uuid)
+    if not session.redirect_url:
+        messages.error(request, "PayPal did not return an approval link; try again in a few minutes.")
+        return redirect("portal:subscription_detail", uuid=subscription.uuid)
+    request.session[_paypal_session_key(subscription)] = session.reference
+    return redirect(session.redirect_url)
+
+
+@_portal
+def subscription_paypal_return(request, uuid):
+    """PayPal's return_url after approval (?subscription_id=I-...&ba_token=...&token=...)."""
+    subscription = _own_subscription(request, uuid)
+    reference = request.GET.get("subscription_id") or request.session.get(_paypal_session_key(subscription), "")
+    if not reference:
+        messages.error(request, "We could not tell which PayPal subscription you approved. Start again.")
+        return redirect("portal:subscription_detail", uuid=subscription.uuid)
+    try:
+        methods.activate_gateway_subscription(subscription, "paypal", reference, actor=request.user)
+    except (BillingError, GatewayError) as exc:
+        messages.error(request, str(exc))
+    else:
+        request.session.pop(_paypal_session_key(subscription), None)
+        messages.success(request, "PayPal will now pay the renewals of this subscription.")
+    return redirect("portal:subscription_detail", uuid=subscription.uuid)
+
+
+@_portal
+@require_POST
+def subscription_paypal_cancel(request, uuid):
+    """Stop PayPal collecting this subscription's renewals (the subscription itself continues)."""
+    subscription = _own_subscription(request, uuid)
+    try:
+        methods.cancel_gateway_subscription(subscription, reason="Cancelled by the customer", actor=request.user)
+    except (BillingError, GatewayError) as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request, "PayPal will no longer pay this subscription. Renewals go to your default payment method."
+        )
+    return redirect("portal:subscription_detail", uuid=subscription.uuid)
