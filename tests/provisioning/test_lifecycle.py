@@ -346,3 +346,28 @@ def test_terminating_a_service_never_created_needs_no_platform(product, django_c
     job.refresh_from_db()
     assert job.outcome == "failed" and "Skipped" in job.error
     assert not SandboxResource.objects.exists()
+
+
+def test_lost_and_stale_jobs_are_dispatched_again(product, monkeypatch, django_capture_on_commit_callbacks):
+    from core.provisioning.services import jobs
+
+    subscription, item = paid_item(product)
+    with django_capture_on_commit_callbacks(execute=False):
+        service = create_service(subscription, item)  # its dispatch is lost: callbacks never run
+    lost = ProvisioningJob.objects.get(service=service, action="create")
+    stale = ProvisioningJob.objects.create(
+        service=service, action="suspend", outcome="running", started_at=clock.now() - dt.timedelta(minutes=12)
+    )
+    fresh = ProvisioningJob.objects.create(
+        service=service, action="unsuspend", outcome="running", started_at=clock.now()
+    )
+    dispatched = []
+    monkeypatch.setattr(jobs, "dispatch_job", lambda job_id, run_after=None: dispatched.append(job_id))
+    assert jobs.dispatch_overdue_jobs() == 0  # not overdue yet
+    with clock.frozen_at(clock.now() + dt.timedelta(minutes=5)):
+        assert jobs.dispatch_overdue_jobs() == 2
+        # A stale running job is taken over by the next worker that is handed it.
+        assert jobs.claim_job(stale.pk) is not None
+    assert sorted(dispatched) == sorted([lost.pk, stale.pk])
+    assert fresh.pk not in dispatched
+    assert Schedule.objects.filter(name="provisioning-dispatch-overdue-jobs").exists()

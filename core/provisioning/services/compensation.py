@@ -57,7 +57,7 @@ def refund_or_credit_failed_service(service: Service, *, mode: Literal["refund",
     if mode not in ("refund", "credit"):
         raise RefundNotPossible("Choose “refund” or “credit”.")
     with transaction.atomic():
-        service = Service.objects.select_for_update().select_related("customer__user", "product").get(pk=service.pk)
+        service = Service.objects.select_for_update().get(pk=service.pk)
         if service.compensated_at is not None:
             raise RefundNotPossible(
                 f"Service {service.pk} was already compensated ({service.compensation}) on {service.compensated_at:%Y-%m-%d}."

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from django.db import transaction
+from django.db import models, transaction
 
 from core import clock
 from core.provisioning.conf import setting
@@ -159,3 +159,24 @@ def run_now(
     response = {"result": "[REDACTED]"} if redact_response else (result if result is not None else {})
     finish_job(job, Outcome.SUCCEEDED, response=response)
     return result
+
+
+def dispatch_overdue_jobs() -> int:
+    """Hand again to the queue the jobs whose dispatch was lost: queued jobs due for a while
+    (a broker restart, a dropped schedule) and running jobs whose worker died (stale).
+    Claiming makes a double hand-over harmless. Runs every minute (django-q2 schedule)."""
+    grace = dt.timedelta(seconds=max(setting("POLL_INTERVAL_SECONDS"), 60))
+    now = clock.now()
+    stale_before = now - dt.timedelta(seconds=setting("STALE_JOB_SECONDS"))
+    overdue = (
+        ProvisioningJob.objects.filter(outcome=Outcome.QUEUED, service__isnull=False)
+        .filter(models.Q(run_after__lt=now - grace) | models.Q(run_after__isnull=True, created_at__lt=now - grace))
+        .values_list("pk", flat=True)
+    )
+    stale = ProvisioningJob.objects.filter(
+        outcome=Outcome.RUNNING, started_at__lt=stale_before, service__isnull=False
+    ).values_list("pk", flat=True)
+    ids = sorted(set(overdue) | set(stale))
+    for job_id in ids:
+        dispatch_job(job_id)
+    return len(ids)

@@ -47,7 +47,10 @@ _ACTION_TARGET = {
 
 
 def _locked(service_id: int) -> Service:
-    return Service.objects.select_for_update().select_related("product", "connection").get(pk=service_id)
+    # Lock the service row only: select_for_update with select_related would also lock the
+    # joined Product and PlatformConnection rows (MariaDB has no FOR UPDATE OF), serialising
+    # every worker on a shared product row and deadlocking with checkout.
+    return Service.objects.select_for_update().get(pk=service_id)
 
 
 def _take_stock(product: Product) -> bool:
