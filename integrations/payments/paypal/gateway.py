@@ -419,7 +419,7 @@ class PayPalGateway(PaymentGateway):
         link or `sale_id`/`capture_id` names the payment) or the payment with status REVERSED. A
         reversal has no id of its own in the second shape, so it is keyed by the payment id.
         """
-        up = _link(resource, "up")
+        up = _link(resource, "up", "sale")
         parent = (
             resource.get("sale_id") or resource.get("capture_id")
             or (up.rstrip("/").rsplit("/", 1)[-1] if "/captures/" in up or "/sale/" in up else "")
