@@ -361,12 +361,15 @@ def queue_invoice_email(invoice: Invoice, *, resend: bool = False, actor=None) -
         raise InvalidTransition("A draft invoice cannot be emailed; issue it first.")
     key = f"invoice_issued:{invoice.uuid}" + (f":resend:{clock.now().isoformat()}" if resend else "")
     kind = "Credit note" if invoice.kind == Invoice.Kind.CREDIT_NOTE else "Invoice"
+    renewal = invoice.purpose == Invoice.Purpose.RENEWAL
+    context = invoice_email_context(invoice)
+    context["auto_charge"] = bool(renewal and invoice.subscription_id and invoice.subscription.payment_method_id)
     send_email(
         "invoice_issued",
         to=invoice.customer.email,
         subject=f"{kind} {invoice.number} from {settings.COMPANY['name']}",
-        template="invoice_issued",
-        context=invoice_email_context(invoice),
+        template="renewal_invoice" if renewal else "invoice_issued",
+        context=context,
         dedupe_key=key,
         customer=invoice.customer,
         attachment_builder="core.billing.services.pdf.invoice_attachments",
