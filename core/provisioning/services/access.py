@@ -60,7 +60,8 @@ def power_service(service: Service, action: drivers.PowerAction, *, actor) -> No
 
 def reset_service_credentials(service: Service, *, actor) -> Service:
     """Give an active service a new strong password on the platform and store it (encrypted).
-    The new credentials are shown in the portal, not emailed."""
+    The new credentials are shown in the portal, not emailed, except when the welcome email was
+    never sent (the automatic reset of an adopted resource failed): then it goes out now."""
     _require_active(service, "a password reset")
     driver = _driver(service)
     password = generate_password()
@@ -76,6 +77,11 @@ def reset_service_credentials(service: Service, *, actor) -> Service:
         locked.credentials = {**(locked.credentials or {}), "password": password, **(new or {})}
         locked.save(update_fields=["credentials", "updated_at"])
         record("service.reset_credentials", locked, actor=actor, message="Credentials reset")
+        # Services imported from WHMCS got their details from WHMCS; no "ready" email for them.
+        if locked.credentials_sent_at is None and locked.whmcs_id is None:
+            from .lifecycle import _send_welcome
+
+            _send_welcome(locked)
     service.credentials = locked.credentials
     return locked
 

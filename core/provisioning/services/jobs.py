@@ -32,7 +32,11 @@ RUN_JOB_TASK = "core.provisioning.tasks.run_provisioning_job"
 def as_payload(value: Any) -> Any:
     """A JSON-safe, redacted copy of a dataclass/dict for storing on a job."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        value = dataclasses.asdict(value)
+        # Callbacks (ProvisionRequest.on_progress) are behaviour, not data: neither stored nor deep-copied.
+        hooks = [f.name for f in dataclasses.fields(value) if callable(getattr(value, f.name))]
+        value = dataclasses.asdict(dataclasses.replace(value, **dict.fromkeys(hooks)) if hooks else value)
+        for name in hooks:
+            value.pop(name, None)
     return redact(value) if value is not None else {}
 
 

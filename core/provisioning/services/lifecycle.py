@@ -6,7 +6,10 @@ Invariants kept here:
 - a status that depends on the platform (suspended, active again, terminated, new package)
   is written only after the platform confirmed it; until then `pending_action` names it;
 - a create, however often it is retried or duplicated, never makes a second resource: our
-  Service.uuid is the platform's external id and drivers look it up before creating.
+  Service.uuid is the platform's external id and drivers look it up before creating, and the
+  platform ids a partial create obtained are stored at once and handed back as `existing`;
+- the welcome email carries a password the platform accepted: an adopted resource whose
+  password we do not know gets a fresh one (reset_credentials) before the email goes out.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from django.db.models import F
 
 from core import clock
 from core.audit.services import record
-from core.catalog.models import Product
+from core.catalog.models import Product, ServiceType
 from core.notifications.services import discord_alert, send_email
 from core.provisioning import drivers
 from core.provisioning.conf import setting
@@ -82,6 +85,40 @@ def _alert(title: str, service: Service, description: str, *, level: str = "warn
 
 
 # --- Create ---------------------------------------------------------------------------------
+
+_ID_FIELDS = ("platform_service_id", "platform_customer_id")
+
+
+def save_platform_ids(service_id: int, ids: dict) -> None:
+    """Store the platform ids a create obtained before it finished (reported progress, or the
+    details of a failed attempt): `platform_service_id`, `platform_customer_id`, and
+    `platform_data` merged into what is there.
+
+    Runs in its own short transaction on the locked row, so the ids survive whatever the rest of
+    the attempt does, and the next attempt passes them back to the driver as `existing`.
+    """
+    ids = ids or {}
+    data = ids.get("platform_data")
+    updates = {k: str(ids[k])[:64] for k in _ID_FIELDS if ids.get(k) not in (None, "")}
+    if not updates and not (isinstance(data, dict) and data):
+        return
+    with transaction.atomic():
+        service = _locked(service_id)
+        for name, value in updates.items():
+            setattr(service, name, value)
+        fields = [*updates]
+        if isinstance(data, dict) and data:
+            service.platform_data = {**(service.platform_data or {}), **data}
+            fields.append("platform_data")
+        service.save(update_fields=[*fields, "updated_at"])
+
+
+def _progress_recorder(service_id: int):
+    # A plain function (not a bound method) so job logging can skip it without copying anything.
+    def on_progress(ids: dict) -> None:
+        save_platform_ids(service_id, ids)
+
+    return on_progress
 
 
 def create_service(subscription, order_item, *, actor=None) -> Service:
@@ -219,15 +256,50 @@ def _run_create(job: ProvisioningJob) -> None:
         _retry_or_fail(job, NoPlatformConnection("The service has no platform connection; set one and retry."))
         return
     request = _provision_request(service)
+    request.on_progress = _progress_recorder(service.pk)
     try:
         driver = drivers.get_driver(service.connection)
         result = jobs.call_platform(job, request, lambda: driver.create(request))
     except drivers.AlreadyExists as exc:
         result = _adopted(service, exc)
+    except drivers.CapacityError as exc:
+        save_platform_ids(service.pk, exc.details)
+        if service.product.service_type == ServiceType.DEDICATED:
+            _wait_for_hardware(job, exc)
+        else:
+            _retry_or_fail(job, exc)
+        return
     except Exception as exc:
+        if isinstance(exc, drivers.DriverError):
+            # What an attempt created before failing (e.g. a VirtFusion server whose build call
+            # failed) is kept, so the retry resumes it instead of creating a second one.
+            save_platform_ids(service.pk, exc.details)
         _retry_or_fail(job, exc)
         return
     _record_created(job, result)
+
+
+def _wait_for_hardware(job: ProvisioningJob, exc: drivers.CapacityError) -> None:
+    """No hardware on the platform matches a dedicated server: it waits in `awaiting_stock` for
+    staff to add or assign hardware (assign_hardware queues the create again), instead of
+    retrying into `failed`. Staff are alerted."""
+    message = f"No matching hardware: {exc}"
+    with transaction.atomic():
+        service = _locked(job.service_id)
+        jobs.finish_job(job, Outcome.FAILED, error=message)
+        if service.status != S.PROVISIONING:
+            return
+        fields = move_to(service, S.AWAITING_STOCK)
+        service.last_error = message[:5000]
+        service.save(update_fields=[*fields, "last_error"])
+        record("service.awaiting_stock", service, message=message[:500], source="task")
+        _alert(
+            "Hardware to assign",
+            service,
+            f"{service.product.name} for customer {service.customer_id}: {exc} "
+            "Add matching hardware on the platform, then use “Assign hardware” on the service page.",
+            key=f"service-awaiting:{service.uuid}:{job.pk}",
+        )
 
 
 def _adopted(service: Service, exc: drivers.AlreadyExists) -> drivers.ProvisionResult:
@@ -257,8 +329,13 @@ def _record_created(job: ProvisioningJob, result: drivers.ProvisionResult) -> No
             service.ip_addresses = list(result.ip_addresses)
         if result.username:
             service.username = result.username[:100]
-        if result.credentials:
-            service.credentials = {**(service.credentials or {}), **result.credentials}
+        credentials = dict(service.credentials or {})
+        if result.adopted and not (result.credentials or {}).get("password"):
+            # The resource kept a password of its own (or the platform chose it): the one we
+            # generated for this attempt may not work there, so it is not kept or emailed;
+            # _activate sets a fresh one on the platform first.
+            credentials.pop("password", None)
+        service.credentials = {**credentials, **(result.credentials or {})}
         service.save()
         if result.adopted:
             record("service.adopt", service, message="Existing platform resource adopted", source="task")
@@ -310,12 +387,55 @@ def _run_poll(job: ProvisioningJob) -> None:
 
 
 def _activate(service: Service) -> None:
-    """provisioning -> active on a locked row; sends the welcome email once."""
+    """provisioning -> active on a locked row; sends the welcome email once, after giving the
+    service a fresh password when we hold none the platform accepted (an adopted resource)."""
     move_to(service, S.ACTIVE)
     service.last_error = ""
     service.save()
     record("service.activate", service, message="Provisioned", source="task")
+    if _needs_new_password(service):
+        service.pending_action = Action.RESET_CREDENTIALS
+        service.save(update_fields=["pending_action", "updated_at"])
+        jobs.queue_job(service, Action.RESET_CREDENTIALS)
+        return
     _send_welcome(service)
+
+
+def _needs_new_password(service: Service) -> bool:
+    return (
+        service.connection_id is not None
+        and service.credentials_sent_at is None
+        and not (service.credentials or {}).get("password")
+    )
+
+
+def _run_reset_credentials(job: ProvisioningJob) -> None:
+    """Set a fresh password on an adopted resource, store it, then send the welcome email.
+    Each attempt sends a new password; only the one the platform accepted is stored."""
+    service = Service.objects.select_related("product", "connection", "customer__user").get(pk=job.service_id)
+    if service.pending_action != Action.RESET_CREDENTIALS:
+        jobs.finish_job(job, Outcome.FAILED, error="Skipped: the service no longer waits for new credentials.")
+        return
+    password = generate_password()
+    try:
+        driver = drivers.get_driver(service.connection)
+        new = jobs.call_platform(job, {"password": password}, lambda: driver.reset_credentials(service, password))
+    except Exception as exc:
+        _retry_or_fail(job, exc)
+        return
+    with transaction.atomic():
+        service = _locked(job.service_id)
+        jobs.finish_job(job, Outcome.SUCCEEDED, response={"confirmed": True})
+        if service.pending_action != Action.RESET_CREDENTIALS:
+            return
+        service.credentials = {**(service.credentials or {}), "password": password, **(new or {})}
+        service.pending_action = ""
+        service.save()
+        record(
+            "service.reset_credentials", service, source="task",
+            message="Fresh password set on an adopted resource before the welcome email",
+        )  # fmt: skip
+        _send_welcome(service)
 
 
 def _send_welcome(service: Service) -> None:
@@ -402,6 +522,11 @@ def _give_up(service: Service, job: ProvisioningJob, message: str) -> None:
     service.pending_action = ""
     service.save()
     record(f"service.{job.action}_failed", service, message=message[:500], source="task")
+    if job.action == Action.RESET_CREDENTIALS:
+        message += (
+            ". The welcome email was not sent: the service has no password the platform accepted. "
+            "Use “Reset credentials” on the service page; the welcome email follows"
+        )
     _alert(
         f"{job.get_action_display()} failed",
         service,
@@ -440,6 +565,7 @@ def _request_action(
 def _confirm_action(service: Service, action: str, argument: str) -> None:
     """Apply what the platform confirmed to a locked service."""
     target = _ACTION_TARGET[action]
+    suspended_at = service.suspended_at  # cleared by the move to active; names the suspension lifted
     if target is not None:
         move_to(service, target)
     if action == Action.TERMINATE:
@@ -457,6 +583,20 @@ def _confirm_action(service: Service, action: str, argument: str) -> None:
             template="service_suspended",
             context={"label": str(service), "reason": service.suspension_reason, "product": service.product.name},
             dedupe_key=f"service_suspended:{service.uuid}:{service.suspended_at.isoformat()}",
+            customer=service.customer,
+        )
+    elif action == Action.UNSUSPEND:
+        send_email(
+            "service_unsuspended",
+            to=service.customer.user.email,
+            subject=f"Your {service.product.name} is running again",
+            template="service_unsuspended",
+            context={
+                "label": str(service),
+                "product": service.product.name,
+                "service_path": f"/services/{service.uuid}/",
+            },
+            dedupe_key=f"service_unsuspended:{service.uuid}:{(suspended_at or clock.now()).isoformat()}",
             customer=service.customer,
         )
 
@@ -646,6 +786,7 @@ _HANDLERS = {
     Action.UNSUSPEND: _run_action,
     Action.TERMINATE: _run_action,
     Action.CHANGE_PACKAGE: _run_action,
+    Action.RESET_CREDENTIALS: _run_reset_credentials,
 }
 
 

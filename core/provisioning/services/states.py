@@ -10,7 +10,8 @@ S = Service.Status
 TRANSITIONS: dict[str, frozenset[str]] = {
     S.PENDING: frozenset({S.PROVISIONING, S.AWAITING_STOCK, S.FAILED, S.TERMINATED}),
     S.AWAITING_STOCK: frozenset({S.PENDING, S.TERMINATED}),
-    S.PROVISIONING: frozenset({S.ACTIVE, S.FAILED}),
+    # awaiting_stock: the platform has no hardware for a dedicated server; staff assign it later.
+    S.PROVISIONING: frozenset({S.ACTIVE, S.FAILED, S.AWAITING_STOCK}),
     S.ACTIVE: frozenset({S.SUSPENDED, S.TERMINATED}),
     S.SUSPENDED: frozenset({S.ACTIVE, S.TERMINATED}),
     S.FAILED: frozenset({S.PENDING, S.TERMINATED}),

@@ -2,9 +2,9 @@
 
 The billing unit in Enhance is the subscription, so Service.platform_service_id is the
 subscription id and Service.platform_customer_id the customer's org id. Nothing in Enhance
-carries our ids (platforms.md §0), so creation is resumable instead: each id is written to
-Service.platform_data as soon as Enhance returns it, and a retry starts after the last step
-recorded (request.existing). Lookups cover the gaps a timeout can leave: the customer org by
+carries our ids (platforms.md §0), so creation is resumable instead: each id is reported through
+request.on_progress as soon as Enhance returns it (the lifecycle stores it on the service at once),
+and a retry starts after the last step recorded (request.existing). Lookups cover the gaps a timeout can leave: the customer org by
 owner email, the subscription by `friendlyName` (set to our Service.uuid), the website by domain.
 
 connection.defaults keys read here: master_org_id (required), server_group_id (default website
@@ -22,7 +22,6 @@ import uuid
 from collections.abc import Callable
 
 import httpx
-from django.db import transaction
 
 from core import clock
 from core.provisioning.drivers import (
@@ -62,24 +61,18 @@ def to_driver_error(exc: ApiError, action: str, **details) -> DriverError:
     return DriverError(message, retryable=exc.retryable, status_code=exc.status_code, details=details)
 
 
-def persist_progress(external_id: str, ids: dict) -> None:
-    """Merge the platform ids obtained so far into the service, so a retry resumes after the last step.
-
-    Written at once (not only with the final result) because a later step can fail or time out
-    after Enhance has already created the earlier resources.
-    """
-    from core.provisioning.models import Service
-
-    if not _is_uuid(external_id):
+def report_progress(request: ProvisionRequest, ids: dict) -> None:
+    """Hand the ids obtained so far to the caller (request.on_progress), so a retry resumes after
+    the last step: reported at once, not only with the final result, because a later step can
+    fail or time out after Enhance has already created the earlier resources."""
+    if request.on_progress is None:
         return
-    with transaction.atomic():
-        row = Service.objects.select_for_update().filter(uuid=external_id).values("pk", "platform_data").first()
-        if row is None:
-            return
-        fields = {"platform_data": {**(row["platform_data"] or {}), **ids}}
-        if ids.get("org_id"):
-            fields["platform_customer_id"] = ids["org_id"]
-        Service.objects.filter(pk=row["pk"]).update(**fields)
+    progress: dict = {"platform_data": dict(ids)}
+    if ids.get("org_id"):
+        progress["platform_customer_id"] = str(ids["org_id"])
+    if ids.get("subscription_id"):
+        progress["platform_service_id"] = str(ids["subscription_id"])
+    request.on_progress(progress)
 
 
 class EnhanceDriver(ProvisioningDriver):
@@ -208,7 +201,7 @@ class EnhanceDriver(ProvisioningDriver):
 
     def _record(self, request: ProvisionRequest, ids: dict, **new) -> None:
         ids.update(new)
-        persist_progress(request.external_id, ids)
+        report_progress(request, ids)
 
     def _ensure_org(self, request: ProvisionRequest, ids: dict) -> None:
         if ids.get("org_id"):

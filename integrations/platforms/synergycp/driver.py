@@ -448,7 +448,8 @@ class SynergyCPDriver(ProvisioningDriver):
         power_state = "suspended" if access and not access.get("is_active") else "unknown"
         return ResourceUsage(
             power_state=power_state,
-            raw={"traffic_total_bytes": used, "traffic_limit_bytes": limit, "usage": usage, "access": access or {}},
+            traffic_total_bytes=used,
+            raw={"traffic_limit_bytes": limit, "usage": usage, "access": access or {}},
         )
 
     # --- credentials and panel ------------------------------------------------------

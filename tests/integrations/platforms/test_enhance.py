@@ -20,6 +20,7 @@ from core.provisioning.drivers import (
     ProvisionRequest,
 )
 from core.provisioning.models import Service
+from core.provisioning.services.lifecycle import save_platform_ids
 from integrations.platforms.enhance.driver import EnhanceDriver
 from tests.factories import PlatformConnectionFactory, ProductFactory, ServiceFactory
 
@@ -118,6 +119,8 @@ def make_request(service, **overrides) -> ProvisionRequest:
         "features": {},
         "config": {},
         "password": PASSWORD,
+        # What the lifecycle sets: progress is stored on the service at once.
+        "on_progress": lambda ids: save_platform_ids(service.pk, ids),
     }
     fields.update(overrides)
     return ProvisionRequest(**fields)
@@ -573,12 +576,32 @@ def test_token_and_password_stay_out_of_logs_and_recorded_requests(driver, api, 
 
 
 @pytest.mark.parametrize("external_id", ["00000000-0000-4000-8000-0000000000ff", "whmcs-service-881"])
-def test_service_row_is_untouched_when_no_service_matches(driver, api, new_service, external_id):
+def test_create_without_a_progress_callback_writes_no_service_row(driver, api, new_service, external_id):
+    """The driver never writes core models itself: without on_progress nothing is stored."""
     routes = {**mock_new_customer(api), **mock_subscription_and_site(api)}
-    request = make_request(new_service, external_id=external_id)
+    request = make_request(new_service, external_id=external_id, on_progress=None)
 
     result = driver.create(request)
 
     assert result.platform_service_id == "123"
     assert routes["create_site"].call_count == 1
+    assert Service.objects.get(pk=new_service.pk).platform_data == {}
+
+
+def test_progress_is_reported_after_each_step_with_the_service_id_fields(driver, api, new_service):
+    routes = {**mock_new_customer(api), **mock_subscription_and_site(api)}
+    routes["create_site"].mock(return_value=ok("error_internal.json", 502))
+    reported = []
+
+    with pytest.raises(DriverError):
+        driver.create(make_request(new_service, on_progress=reported.append))
+
+    assert [sorted(r["platform_data"]) for r in reported] == [
+        ["org_id"],
+        ["login_id", "org_id"],
+        ["login_id", "member_id", "org_id"],
+        ["login_id", "member_id", "org_id", "subscription_id"],
+    ]
+    assert reported[-1]["platform_customer_id"] == ORG
+    assert reported[-1]["platform_service_id"] == "123"
     assert Service.objects.get(pk=new_service.pk).platform_data == {}

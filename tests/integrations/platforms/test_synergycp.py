@@ -532,7 +532,8 @@ def test_usage_reports_bandwidth_in_bytes_from_bits(driver, api, active_service)
 
     usage = driver.usage(active_service)
 
-    assert usage.raw["traffic_total_bytes"] == 500_000_000_000  # 4e12 bits
+    assert usage.traffic_total_bytes == 500_000_000_000  # 4e12 bits
+    assert usage.traffic_in_bytes is None and usage.traffic_out_bytes is None
     assert usage.raw["traffic_limit_bytes"] == 10_000_000_000_000
     assert usage.power_state == "suspended"
     assert usage.cpu_percent is None
