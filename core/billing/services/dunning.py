@@ -68,7 +68,10 @@ def charge_invoice(
     from core.billing.services import payments
 
     with transaction.atomic():
-        invoice = Invoice.objects.select_for_update().select_related("customer", "subscription").get(pk=invoice.pk)
+        # Lock the invoice row only (the lease below needs nothing else): joined customer and
+        # subscription locks would be taken in the opposite order to apply_credit and to the
+        # billing run's subscription batches, and deadlock.
+        invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
         if invoice.status != Invoice.Status.ISSUED or invoice.kind != Invoice.Kind.INVOICE:
             raise PaymentError(f"Invoice {invoice} is {invoice.get_status_display().lower()}; nothing to charge.")
         amount = invoice.amount_due

@@ -154,7 +154,12 @@ def fulfil_order(order: Order) -> Order:
     Idempotent: an item that already has a subscription is skipped; a fulfilled order is left alone.
     """
     with transaction.atomic():
-        order = Order.objects.select_for_update().select_related("invoice", "coupon", "customer").get(pk=order.pk)
+        # Lock the order row only. select_related here would lock the joined rows too (MariaDB has
+        # no FOR UPDATE OF): the coupon, shared by every order using it, would serialise unrelated
+        # fulfilments, and the customer/invoice rows would be taken in the opposite order to
+        # apply_credit (customer, then invoice) and deadlock. The invoice is read, not changed;
+        # record_payment, our usual caller, already holds its lock.
+        order = Order.objects.select_for_update().get(pk=order.pk)
         if order.status in (Order.Status.FULFILLED, Order.Status.CANCELLED, Order.Status.REFUSED):
             return order
         if order.invoice is None or order.invoice.status != Invoice.Status.PAID:

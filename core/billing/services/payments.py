@@ -63,7 +63,10 @@ def record_payment(
     if amount <= 0:
         raise PaymentError("A payment must be more than zero.", field="amount")
     with transaction.atomic():
-        invoice = Invoice.objects.select_for_update().select_related("customer").get(pk=invoice.pk)
+        # Lock the invoice row only: a joined customer lock would be taken invoice-then-customer,
+        # the opposite of apply_credit (customer, then invoice), and deadlock; add_credit locks the
+        # customer itself when a surplus needs it.
+        invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
         found = _existing(gateway, gateway_transaction_id)
         if found is not None:
             return found

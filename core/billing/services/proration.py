@@ -111,11 +111,11 @@ def change_plan(
     from core.billing.services.invoices import create_draft_invoice, issue_invoice
 
     with transaction.atomic():
-        sub = (
-            Subscription.objects.select_for_update()
-            .select_related("price__product", "customer")
-            .get(pk=subscription.pk)
-        )
+        # Lock the subscription row only: joining price__product/customer under FOR UPDATE would
+        # lock the shared Price and Product rows too (MariaDB has no FOR UPDATE OF), serialising
+        # every plan change and checkout of that product.
+        Subscription.objects.select_for_update().filter(pk=subscription.pk).values_list("pk", flat=True).get()
+        sub = Subscription.objects.select_related("price__product", "customer").get(pk=subscription.pk)
         preview = preview_change_plan(sub, new_price, at=at)
         old_price = sub.price
         result = PlanChangeResult(subscription=sub)

@@ -157,7 +157,8 @@ def cancel_subscription_now(
 
     now = clock.now()
     with transaction.atomic():
-        sub = Subscription.objects.select_for_update().select_related("customer").get(pk=subscription.pk)
+        # The subscription row only; add_credit locks the customer itself, and only when crediting.
+        sub = Subscription.objects.select_for_update().get(pk=subscription.pk)
         if sub.status in (Subscription.Status.CANCELLED, Subscription.Status.ENDED):
             raise SubscriptionError("This subscription has already ended.")
         credit = ZERO
