@@ -287,6 +287,20 @@ BILLING = {
     "HIGH_VALUE_ORDER_THRESHOLD": env.str("HIGH_VALUE_ORDER_THRESHOLD", default="500.00"),
 }
 
+# Provisioning (core/provisioning/conf.py holds the same defaults and reads these at call time).
+PROVISIONING = {
+    "MAX_ATTEMPTS": env.int("PROVISIONING_MAX_ATTEMPTS", default=5),
+    "RETRY_BASE_SECONDS": env.int("PROVISIONING_RETRY_BASE_SECONDS", default=30),
+    "RETRY_MAX_SECONDS": env.int("PROVISIONING_RETRY_MAX_SECONDS", default=3600),
+    "POLL_INTERVAL_SECONDS": env.int("PROVISIONING_POLL_INTERVAL_SECONDS", default=15),
+    "BUILD_TIMEOUT_SECONDS": env.int("PROVISIONING_BUILD_TIMEOUT_SECONDS", default=3 * 3600),
+    "STALE_JOB_SECONDS": env.int("PROVISIONING_STALE_JOB_SECONDS", default=900),
+    "CAPACITY_UNVERIFIED": env.str("PROVISIONING_CAPACITY_UNVERIFIED", default="refuse"),  # refuse | accept
+    "DEDICATED_BACKORDER": env.bool("PROVISIONING_DEDICATED_BACKORDER", default=True),
+    "REAUTH_MINUTES": env.int("PROVISIONING_REAUTH_MINUTES", default=5),
+    "USAGE_CACHE_SECONDS": env.int("PROVISIONING_USAGE_CACHE_SECONDS", default=60),
+}
+
 # Gateways and platform drivers are found through registries keyed by name;
 # core never imports integrations directly.
 PAYMENT_GATEWAYS = env.list("PAYMENT_GATEWAYS", default=["sandbox", "manual"])
