@@ -152,7 +152,8 @@ if REDIS_URL:
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient"},
-            "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="bo"),
+            # Parallel test workers (pytest-xdist) share one Redis database: keep their keys apart.
+            "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="bo") + env.str("PYTEST_XDIST_WORKER", default=""),
         }
     }
 else:

@@ -22,8 +22,7 @@ export SITE_URL="http://127.0.0.1:$PORT"
 export OTP_WEBAUTHN_ALLOWED_ORIGINS="http://localhost:$PORT"
 
 log "migrating ${DATABASE_URL%%\?*}"
-# --skip-checks: Unfold's admin checks read auth_permission, which a fresh database lacks until migrated.
-python manage.py migrate --noinput --skip-checks -v0
+python manage.py migrate --noinput -v0
 log "loading demo data"
 python manage.py seed_demo
 python manage.py setup_schedules -v0 >/dev/null

@@ -28,6 +28,18 @@ def _isolated_media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test starts with an empty cache (cached gateway tokens, throttles, locks must not leak)."""
+    from django.core.cache import cache
+
+    if hasattr(cache, "delete_pattern"):  # django-redis: only this worker's prefixed keys
+        cache.delete_pattern("*")
+    else:
+        cache.clear()
+    yield
+
+
 @pytest.fixture
 def staff_user(db):
     user = StaffUserFactory()

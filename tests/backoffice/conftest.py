@@ -21,6 +21,7 @@ from core.billing.models import (
     Order,
     OrderItem,
     PaymentMethod,
+    PendingPolicyAction,
     SuspensionPolicy,
     WebhookEvent,
 )
@@ -101,6 +102,9 @@ def admin_world(db, staff_user):
     NumberSequence.objects.create(series="invoice", year=2026, last_value=3)
     WebhookEvent.objects.create(gateway="stripe", event_id="evt_1", event_type="payment_intent.succeeded", payload={})
     SuspensionPolicy.objects.create(service_type="vps")
+    PendingPolicyAction.objects.create(
+        service=world["service"], action="suspend", reason="Overdue invoice", run_date=dt.date(2026, 1, 10)
+    )
     PlatformConnectionFactory(name="vf", platform="virtfusion", api_key="vf-secret-key", api_secret="")
     BandwidthUsage.objects.create(service=world["service"], day=dt.date(2026, 1, 1), bytes_in=10**9, bytes_out=10**9)
     BandwidthPeriod.objects.create(

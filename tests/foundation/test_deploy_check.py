@@ -5,7 +5,7 @@ from tests.foundation.subprocess_env import production_env, run_python
 
 def _migrated(env):
     # Production checks run against a migrated database (Unfold's admin checks read auth_permission).
-    result = run_python(env, "manage.py", "migrate", "--noinput", "--skip-checks", "-v0", timeout=300)
+    result = run_python(env, "manage.py", "migrate", "--noinput", "-v0", timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     return env
 
