@@ -10,6 +10,7 @@ from core.audit.models import AuditLog
 from core.billing.gateways import ChargeStatus
 from core.billing.models import Invoice, NumberSequence, PendingPolicyAction, Subscription, SuspensionPolicy
 from core.billing.services import billing_run, invoices, suspension
+from core.billing.services.tax import RateTableTaxCalculator
 from core.usage.models import BandwidthPeriod
 from tests.factories import ServiceFactory
 
@@ -73,22 +74,28 @@ def test_rerun_after_crash_midway_finishes_without_duplicates_or_gaps(
     assert NumberSequence.objects.get(series="invoice").last_value == 5
 
 
-def test_one_bad_subscription_does_not_stop_the_run(subscribed, fake_gateway, provisioning, monkeypatch):
+class RefusingTaxCalculator(RateTableTaxCalculator):
+    """An address the tax service refuses (as an external calculator might), for one customer only."""
+
+    def calculate(self, details, lines, currency):
+        if details.get("postal_code") == "00000":
+            raise ValueError("tax service refused the address")
+        return super().calculate(details, lines, currency)
+
+
+def test_one_bad_subscription_does_not_stop_the_run(subscribed, fake_gateway, provisioning, settings):
+    settings.BILLING = {**settings.BILLING, "TAX_CALCULATOR": f"{__name__}.RefusingTaxCalculator"}
     good, bad = subscribed(), subscribed()
-    real = billing_run.renewal_line_specs
-
-    def explode(sub, overage):
-        if sub.pk == bad.pk:
-            raise ValueError("broken price")
-        return real(sub, overage)
-
-    monkeypatch.setattr(billing_run, "renewal_line_specs", explode)
+    bad.customer.postal_code = "00000"
+    bad.customer.save()
     summary = run(RENEW_DAY)
     assert summary.renewals_issued == 1
     assert Invoice.objects.filter(subscription=good).exists()
+    assert not Invoice.objects.filter(subscription=bad).exists()
     assert any(f"subscription {bad.pk}" in e for e in summary.errors)
     entry = AuditLog.objects.get(action="billing.run")
     assert entry.data["renewals_issued"] == 1 and entry.data["errors"]
+    assert NumberSequence.objects.get(series="invoice").last_value == 1  # the failed batch gave its numbers back
 
 
 def test_period_advances_at_period_end_and_cancelled_subscription_ends(subscribed, fake_gateway, provisioning):

@@ -23,31 +23,42 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q, Sum
+from django.db.models import Exists, F, OuterRef, Q, Sum
 
 from core import clock, money
+from core.accounts.models import Customer
 from core.audit.services import record
-from core.billing.models import CreditEntry, Invoice, InvoiceLine, Subscription
+from core.billing.models import Coupon, CreditEntry, Invoice, InvoiceLine, Subscription
 from core.billing.services import coupons as coupon_service
 from core.billing.services import dunning, numbering, suspension
-from core.billing.services.invoices import build_line, freeze_invoice, price_lines
+from core.billing.services.invoices import (
+    BulkInvoice,
+    FrozenLine,
+    Totals,
+    build_line,
+    freeze_lines,
+    issue_invoices_in_bulk,
+    price_lines,
+)
 from core.billing.services.subscriptions import period_after, roll_subscription_period
-from core.billing.services.tax import customer_tax_details, get_tax_calculator
+from core.billing.services.tax import customer_tax_details, get_tax_calculator, tax_cache_key
+from core.catalog.models import Price, Product
 
 log = logging.getLogger(__name__)
 ZERO = Decimal("0")
 BATCH_SIZE = 1000
 RUNNING = (Subscription.Status.ACTIVE, Subscription.Status.TRIALING, Subscription.Status.PAST_DUE)
-# What a renewal reads; loading only this keeps the 100k-subscription run's per-row cost down.
-RENEWAL_FIELDS = (
-    "id", "customer_id", "price_id", "currency_id", "cycle", "amount", "status", "current_period_start",
-    "current_period_end", "coupon_id", "coupon_cycles_remaining",
-    "customer__id", "customer__user_id", "customer__company", "customer__address_line1", "customer__address_line2",
-    "customer__city", "customer__region", "customer__postal_code", "customer__country", "customer__vat_id",
-    "customer__is_tax_exempt", "customer__auto_apply_credit", "customer__currency_id",
-    "customer__user__id", "customer__user__email", "customer__user__first_name", "customer__user__last_name",
-    "price__id", "price__product_id", "price__product__id", "price__product__name", "coupon",
+# What a renewal reads of a subscription; rows, not model instances, keep the 100k run's per-row cost down.
+RENEWAL_COLUMNS = (
+    "pk", "customer_id", "currency_id", "cycle", "amount", "current_period_end", "coupon_id",
+    "coupon_cycles_remaining", "price_id", "price__product_id", "price__product__name",
 )  # fmt: skip
+CUSTOMER_FIELDS = (
+    "id", "user_id", "company", "address_line1", "address_line2", "city", "region", "postal_code", "country",
+    "vat_id", "is_tax_exempt", "auto_apply_credit", "currency_id", "user__id", "user__email", "user__first_name",
+    "user__last_name",
+)  # fmt: skip
+CHANGE_REASON = "billing run"
 
 
 @dataclass
@@ -123,6 +134,11 @@ def _pending_overage(subscription_ids) -> dict[int, list]:
 
 def renewal_line_specs(sub: Subscription, overage: list) -> list[dict]:
     """Lines of a subscription's renewal invoice: the next period, its coupon discount, pending overage."""
+    return period_line_specs(sub) + overage_line_specs(sub, overage)
+
+
+def period_line_specs(sub: Subscription) -> list[dict]:
+    """The next period's line and its coupon discount (the same for every subscription of a plan and period)."""
     start, end = period_after(sub)
     product = sub.price.product
     specs = [{
@@ -130,23 +146,92 @@ def renewal_line_specs(sub: Subscription, overage: list) -> list[dict]:
         "unit_amount": sub.amount, "amount": sub.amount, "product": product, "subscription": sub,
         "period_start": start, "period_end": end,
     }]  # fmt: skip
-    if sub.coupon_id and (sub.coupon_cycles_remaining is None or sub.coupon_cycles_remaining > 0):
+    if _coupon_applies(sub.coupon_id, sub.coupon_cycles_remaining):
         # A redeemed coupon keeps its cycles even if it expires or is deactivated for new customers.
         specs += coupon_service.discount_lines(sub.coupon, specs[:1], sub.currency_id)
+    return specs
+
+
+def _coupon_applies(coupon_id, cycles_remaining) -> bool:
+    return bool(coupon_id) and (cycles_remaining is None or cycles_remaining > 0)
+
+
+def overage_line_specs(sub: Subscription, overage: list) -> list[dict]:
+    specs = []
     for period in overage:
         gb = Decimal(period.overage_bytes) / Decimal(10**9)
         specs.append({
             "description": f"Bandwidth overage {period.period_start:%Y-%m-%d} to {period.period_end:%Y-%m-%d} "
                            f"({gb.quantize(Decimal('0.01'))} GB over quota)",
             "unit_amount": period.overage_amount, "amount": period.overage_amount, "kind": InvoiceLine.Kind.OVERAGE,
-            "product": product, "subscription": sub, "service": period.service,
+            "product": sub.price.product, "subscription": sub, "service": period.service,
         })  # fmt: skip
     return specs
 
 
-def _renew_batch(ids: list[int], now: dt.datetime, calculator, summary: RunSummary) -> list[int]:
-    """Issue the renewal invoices of one batch in one transaction. Returns the new invoice ids."""
+class RenewalPricer:
+    """Priced renewal lines per subscription row, computed once per distinct (plan, amount, period, coupon,
+    tax treatment) for the whole run: a fleet of 100,000 subscriptions has a few dozen of those.
+
+    Rows with pending overage are priced on their own. Calculators that do not declare what they read
+    (tax.tax_cache_key is None) are asked for every invoice.
+    """
+
+    def __init__(self, calculator):
+        self.calculator = calculator
+        self.coupons: dict[int, Coupon] = {}
+        self._periods: dict[tuple, list[dict]] = {}
+        self._priced: dict[tuple, tuple] = {}
+
+    def load_coupons(self, coupon_ids: set[int]) -> None:
+        missing = coupon_ids - set(self.coupons)
+        if missing:
+            self.coupons.update(Coupon.objects.in_bulk(missing))
+
+    def _stub(self, row) -> Subscription:
+        """An unsaved Subscription carrying what the line specs read, so preview and run share one definition."""
+        sub = Subscription(
+            pk=row.pk, customer_id=row.customer_id, currency_id=row.currency_id, cycle=row.cycle, amount=row.amount,
+            current_period_end=row.current_period_end, coupon_id=row.coupon_id,
+            coupon_cycles_remaining=row.coupon_cycles_remaining,
+            price=Price(pk=row.price_id, product=Product(pk=row.price__product_id, name=row.price__product__name)),
+        )  # fmt: skip
+        if row.coupon_id:
+            sub.coupon = self.coupons[row.coupon_id]
+        return sub
+
+    def price(self, row, details: dict, overage: list) -> tuple[tuple[FrozenLine, ...], Totals]:
+        coupon = row.coupon_id if _coupon_applies(row.coupon_id, row.coupon_cycles_remaining) else None
+        plan = (row.price__product_id, row.price__product__name, row.currency_id, row.cycle, row.amount,
+                row.current_period_end, coupon)  # fmt: skip
+        tax_key = tax_cache_key(self.calculator, details)
+        key = None if overage or tax_key is None else (plan, tax_key)
+        if key is not None and (hit := self._priced.get(key)) is not None:
+            return hit
+        specs = self._periods.get(plan)
+        if specs is None:
+            specs = self._periods[plan] = period_line_specs(self._stub(row))
+        if overage:
+            specs = specs + overage_line_specs(self._stub(row), overage)
+        lines = [build_line(row.currency_id, spec, pos) for pos, spec in enumerate(specs)]
+        totals = price_lines(lines, details, row.currency_id, self.calculator)
+        priced = (freeze_lines(lines), totals)
+        if key is not None:
+            if len(self._priced) > 50_000:  # bounded even for a fleet where every row is different
+                self._priced.clear()
+            self._priced[key] = priced
+        return priced
+
+
+def _renew_batch(ids: list[int], now: dt.datetime, calculator, summary: RunSummary, pricer=None) -> list[int]:
+    """Issue the renewal invoices of one batch in one transaction. Returns the new invoice ids.
+
+    Invariant: exactly one renewal invoice per subscription period. The batch's subscriptions are
+    locked (rows another run holds are skipped) and re-checked for an existing renewal inside the
+    transaction; the unique constraint invoice_one_renewal_per_period is the backstop.
+    """
     today = now.date()
+    pricer = pricer or RenewalPricer(calculator)
     with transaction.atomic():
         locked = list(
             Subscription.objects.select_for_update(skip_locked=True)
@@ -155,91 +240,85 @@ def _renew_batch(ids: list[int], now: dt.datetime, calculator, summary: RunSumma
         )  # fmt: skip
         if not locked:
             return []
-        subs = list(
-            Subscription.objects.filter(pk__in=locked)
-            .select_related("customer__user", "price__product", "coupon")
-            .only(*RENEWAL_FIELDS)
+        rows = list(Subscription.objects.filter(pk__in=locked).order_by("pk").values_list(*RENEWAL_COLUMNS, named=True))
+        customers = (
+            Customer.objects.select_related("user").only(*CUSTOMER_FIELDS).in_bulk({row.customer_id for row in rows})
         )
+        details = {pk: customer_tax_details(c) for pk, c in customers.items()}
+        billing_details = {pk: {k: v for k, v in d.items() if k != "is_tax_exempt"} for pk, d in details.items()}
+        pricer.load_coupons({row.coupon_id for row in rows if row.coupon_id})
         overage = _pending_overage(locked)
-        built = []
-        for sub in subs:
-            specs = renewal_line_specs(sub, overage.get(sub.pk, []))
-            lines = [build_line(sub.currency_id, spec, pos) for pos, spec in enumerate(specs)]
-            start, _ = period_after(sub)
-            invoice = Invoice(
-                customer=sub.customer, currency_id=sub.currency_id, purpose=Invoice.Purpose.RENEWAL,
-                subscription=sub, renewal_period_start=start,
-            )  # fmt: skip
-            built.append((sub, invoice, lines))
-        numbers = numbering.take_numbers(numbering.INVOICE, today, len(built))
-        for (sub, invoice, lines), number in zip(built, numbers, strict=True):
-            due = max(sub.current_period_end.date(), today)
-            freeze_invoice(
-                invoice, lines, number=number, series=numbering.INVOICE, issue_date=today, due_date=due,
-                details=customer_tax_details(sub.customer), calculator=calculator,
-            )  # fmt: skip
-        invoices = Invoice.objects.bulk_create([inv for _, inv, _ in built])
-        if any(inv.pk is None for inv in invoices):  # backends without RETURNING on bulk insert
-            by_number = dict(Invoice.objects.filter(number__in=numbers).values_list("number", "pk"))
-            for inv in invoices:
-                inv.pk = by_number[inv.number]
-        all_lines = []
-        for _, invoice, lines in built:
-            for line in lines:
-                line.invoice = invoice
-                all_lines.append(line)
-        InvoiceLine.objects.bulk_create(all_lines, batch_size=2000)
-        _mark_overage_billed(overage, built, now, summary)
-        _count_coupon_cycles([sub for sub, _, _ in built if sub.coupon_id and sub.coupon_cycles_remaining])
-        _apply_credit_where_wanted([inv for _, inv, _ in built])
-        for _, invoice, _ in built:
-            summary.add_total(summary.renewal_totals, invoice.currency_id, invoice.total)
-        record("billing.renewals", None, data={"count": len(built), "first": numbers[0], "last": numbers[-1]})
-        ids_created = [inv.pk for _, inv, _ in built]
-        transaction.on_commit(lambda: queue_renewal_emails(ids_created))
-    return ids_created
+        items = []
+        for row in rows:
+            lines, totals = pricer.price(row, details[row.customer_id], overage.get(row.pk, ()))
+            items.append(BulkInvoice(
+                customer_id=row.customer_id, currency_id=row.currency_id,
+                billing_details=billing_details[row.customer_id], due_date=max(row.current_period_end.date(), today),
+                totals=totals, lines=lines, subscription_id=row.pk, renewal_period_start=row.current_period_end,
+            ))  # fmt: skip
+        numbers = numbering.take_numbers(numbering.INVOICE, today, len(items))
+        pks = issue_invoices_in_bulk(
+            items, numbers=numbers, series=numbering.INVOICE, issue_date=today, purpose=Invoice.Purpose.RENEWAL,
+            change_reason=CHANGE_REASON,
+        )  # fmt: skip
+        invoice_of = {item.subscription_id: pk for item, pk in zip(items, pks, strict=True)}
+        _mark_overage_billed(overage, invoice_of, now, summary)
+        _count_coupon_cycles([row.pk for row in rows if row.coupon_id and row.coupon_cycles_remaining], now)
+        _apply_credit_where_wanted(items, pks, customers)
+        batch_totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
+        for item in items:
+            batch_totals[item.currency_id] += item.totals.total
+        for currency, total in batch_totals.items():
+            summary.add_total(summary.renewal_totals, currency, total)
+        record("billing.renewals", None, data={"count": len(items), "first": numbers[0], "last": numbers[-1]})
+        transaction.on_commit(lambda: queue_renewal_emails(pks))
+    return pks
 
 
-def _mark_overage_billed(overage: dict, built, now, summary: RunSummary) -> None:
+def _mark_overage_billed(overage: dict, invoice_of: dict[int, int], now, summary: RunSummary) -> None:
     from core.usage.models import BandwidthPeriod
 
-    invoice_of = {sub.pk: invoice for sub, invoice, _ in built}
     for sub_id, periods in overage.items():
-        invoice = invoice_of.get(sub_id)
-        if invoice is None:
+        invoice_id = invoice_of.get(sub_id)
+        if invoice_id is None:
             continue
         pks = [p.pk for p in periods]
         marked = BandwidthPeriod.objects.filter(pk__in=pks, overage_invoice__isnull=True).update(
-            overage_invoice=invoice, overage_billed_at=now
+            overage_invoice_id=invoice_id, overage_billed_at=now
         )
         if marked != len(pks):
             raise IntegrityError(f"Overage of subscription {sub_id} was billed by someone else meanwhile")
         summary.overage_lines += marked
 
 
-def _count_coupon_cycles(subs: list[Subscription]) -> None:
-    for sub in subs:
-        sub.coupon_cycles_remaining -= 1
-        if sub.coupon_cycles_remaining == 0:
-            sub.coupon = None
-    if subs:
-        Subscription.objects.bulk_update(subs, ["coupon_cycles_remaining", "coupon"])
+def _count_coupon_cycles(sub_ids: list[int], now: dt.datetime) -> None:
+    """One coupon cycle used by each renewed subscription; the last one takes the coupon off.
+
+    The rows are locked by the batch, so the decrement cannot race another run.
+    """
+    if not sub_ids:
+        return
+    Subscription.objects.filter(pk__in=sub_ids).update(
+        coupon_cycles_remaining=F("coupon_cycles_remaining") - 1, updated_at=now
+    )
+    Subscription.objects.filter(pk__in=sub_ids, coupon_cycles_remaining=0).update(coupon=None)
 
 
-def _apply_credit_where_wanted(invoices: list[Invoice]) -> None:
+def _apply_credit_where_wanted(items: list[BulkInvoice], pks: list[int], customers: dict) -> None:
     from core.billing.services.credit import apply_credit
 
-    customer_ids = {inv.customer_id for inv in invoices if inv.customer.auto_apply_credit}
-    if not customer_ids:
+    wanting = {pk for pk, c in customers.items() if c.auto_apply_credit}
+    if not wanting:
         return
     with_credit = set(
-        CreditEntry.objects.filter(customer_id__in=customer_ids)
+        CreditEntry.objects.filter(customer_id__in=wanting)
         .values("customer_id").annotate(balance=Sum("amount")).filter(balance__gt=0)
         .values_list("customer_id", flat=True)
     )  # fmt: skip
-    for inv in invoices:
-        if inv.customer_id in with_credit and inv.total > 0 and inv.currency_id == inv.customer.currency_id:
-            apply_credit(inv)
+    for item, pk in zip(items, pks, strict=True):
+        customer = customers[item.customer_id]
+        if item.customer_id in with_credit and item.totals.total > 0 and item.currency_id == customer.currency_id:
+            apply_credit(Invoice(pk=pk, customer=customer))
 
 
 def queue_renewal_emails(invoice_ids: list[int]) -> None:
@@ -252,6 +331,7 @@ def queue_renewal_emails(invoice_ids: list[int]) -> None:
 def issue_renewals(now: dt.datetime, summary: RunSummary, *, batch_size: int = BATCH_SIZE, calculator=None) -> None:
     """Renewal invoices for every subscription whose period ends within RENEWAL_DAYS_BEFORE days."""
     calculator = calculator or get_tax_calculator()
+    pricer = RenewalPricer(calculator)
     last = 0
     while True:
         ids = list(renewal_candidates(now).filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:batch_size])
@@ -259,12 +339,12 @@ def issue_renewals(now: dt.datetime, summary: RunSummary, *, batch_size: int = B
             return
         last = ids[-1]
         try:
-            summary.renewals_issued += len(_renew_batch(ids, now, calculator, summary))
+            summary.renewals_issued += len(_renew_batch(ids, now, calculator, summary, pricer))
         except Exception as exc:
             log.warning("Renewal batch after %s failed (%s); retrying one by one", ids[0], exc)
             for sub_id in ids:  # isolate the bad subscription; the rest still renew
                 try:
-                    summary.renewals_issued += len(_renew_batch([sub_id], now, calculator, summary))
+                    summary.renewals_issued += len(_renew_batch([sub_id], now, calculator, summary, pricer))
                 except Exception as item_exc:
                     log.exception("Renewal of subscription %s failed", sub_id)
                     summary.errors.append(f"renewal subscription {sub_id}: {item_exc}")

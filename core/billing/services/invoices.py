@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connections, models, router, transaction
 
 from core import clock, money
 from core.audit.services import record
@@ -403,3 +404,250 @@ def portal_pay_url(invoice: Invoice) -> str:
         return settings.SITE_URL.rstrip("/") + reverse("portal:invoice_pay", args=[invoice.uuid])
     except NoReverseMatch:
         return settings.SITE_URL.rstrip("/") + f"/portal/invoices/{invoice.uuid}/pay/"
+
+
+# --- Bulk issue (the billing run) ----------------------------------------------------------------
+#
+# The billing run issues up to 100,000 renewal invoices at once. Building Invoice and
+# HistoricalInvoice model instances and letting bulk_create prepare ~45 values per row cost more
+# than everything else in the run together, so rows are built as tuples here and every value
+# still goes through its model field's own get_db_prep_save (only plain strings, numbers and
+# Decimals pass as they are). The snapshot hash comes from Invoice.snapshot itself.
+
+
+@dataclass(frozen=True)
+class FrozenLine:
+    """A priced line of an invoice issued in bulk: what its InvoiceLine row stores.
+
+    Its subscription is the invoice's (bulk issue serves renewals, whose lines all belong to it).
+    """
+
+    position: int
+    kind: str
+    description: str
+    quantity: Decimal
+    unit_amount: Decimal
+    amount: Decimal
+    tax_rate: Decimal
+    tax_amount: Decimal
+    tax_name: str
+    product_id: int | None
+    service_id: int | None
+    period_start: dt.datetime | None
+    period_end: dt.datetime | None
+
+
+def freeze_lines(lines: list[InvoiceLine]) -> tuple[FrozenLine, ...]:
+    """Lines already priced by `price_lines`, as FrozenLine (shared safely by many invoices)."""
+    return tuple(
+        FrozenLine(
+            position=ln.position,
+            kind=ln.kind,
+            description=ln.description,
+            quantity=ln.quantity,
+            unit_amount=ln.unit_amount,
+            amount=ln.amount,
+            tax_rate=ln.tax_rate,
+            tax_amount=ln.tax_amount,
+            tax_name=ln.tax_name,
+            product_id=ln.product_id,
+            service_id=ln.service_id,
+            period_start=ln.period_start,
+            period_end=ln.period_end,
+        )  # fmt: skip
+        for ln in lines
+    )
+
+
+@dataclass
+class BulkInvoice:
+    """One invoice for `issue_invoices_in_bulk`: who, what for, and its priced lines with their totals."""
+
+    customer_id: int
+    currency_id: str
+    billing_details: dict  # Customer.billing_address(), as copied onto the invoice
+    due_date: dt.date
+    totals: Totals
+    lines: tuple[FrozenLine, ...]
+    subscription_id: int | None = None
+    renewal_period_start: dt.datetime | None = None
+
+
+class _Snapshot:
+    """Duck-typed invoice for Invoice.snapshot: the hash is computed by the model's own code."""
+
+    snapshot = Invoice.snapshot
+    compute_snapshot_hash = Invoice.compute_snapshot_hash
+
+    def __init__(self, **values):
+        self.__dict__.update(values)
+
+
+_AS_IS = (models.CharField, models.TextField, models.IntegerField, models.BooleanField, models.DecimalField)
+
+
+class _RowWriter:
+    """INSERTs many rows of one model, a few hundred per statement.
+
+    `columns` vary per row and are prepared by their model fields; `constants` are the same for
+    every row; every other concrete field gets its default, as Model() would give it.
+    """
+
+    ROWS_PER_STATEMENT = 500
+
+    def __init__(self, model, columns: list[str], constants: dict, *, prepared: bool = False):
+        self.connection = connections[router.db_for_write(model)]
+        fields = {f.attname: f for f in model._meta.concrete_fields}
+        self.columns = list(columns)
+        self.preparers = [None if prepared else self._preparer(fields[name]) for name in columns]
+        rest = {
+            name: (constants[name] if name in constants else field.get_default())
+            for name, field in fields.items()
+            if name not in columns and not (field.primary_key and isinstance(field, models.AutoField))
+        }
+        self.constant_names = list(rest)
+        preparers = {n: self._preparer(fields[n]) for n in rest}
+        self.constant_values = tuple(v if preparers[n] is None else preparers[n](v) for n, v in rest.items())
+        names = self.columns + list(rest)
+        quote = self.connection.ops.quote_name
+        # Table and column names come from the model's _meta, quoted; values always go as parameters.
+        self.head = f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(n) for n in names)}) VALUES "  # noqa: S608
+        self.row_sql = "(" + ", ".join(["%s"] * len(names)) + ")"
+
+    def _preparer(self, field):
+        if isinstance(field, _AS_IS) or (field.is_relation and isinstance(field.target_field, models.IntegerField)):
+            return None
+        if isinstance(field, models.DateTimeField):
+            memo: dict = {}
+
+            def prepare_datetime(value):
+                found = memo.get(value)
+                if found is None and value is not None:
+                    if len(memo) > 10_000:
+                        memo.clear()
+                    found = memo[value] = field.get_db_prep_save(value, self.connection)
+                return found
+
+            return prepare_datetime
+        return lambda value: field.get_db_prep_save(value, self.connection)
+
+    def prepare(self, values: tuple) -> tuple:
+        """The row's values as the database takes them (columns first, then the constants)."""
+        return tuple(v if p is None else p(v) for p, v in zip(self.preparers, values, strict=True))
+
+    def insert(self, rows: list[tuple]) -> None:
+        """Insert prepared rows (from `prepare`, or already prepared with `prepared=True`)."""
+        tail = self.constant_values
+        with self.connection.cursor() as cursor:
+            for start in range(0, len(rows), self.ROWS_PER_STATEMENT):
+                chunk = rows[start : start + self.ROWS_PER_STATEMENT]
+                params = [v for row in chunk for v in (row + tail)]
+                cursor.execute(self.head + ", ".join([self.row_sql] * len(chunk)), params)
+
+
+_INVOICE_COLUMNS = [
+    "uuid", "customer_id", "currency_id", "number", "subscription_id", "renewal_period_start", "due_date",
+    "billing_details", "subtotal", "discount_total", "tax_total", "total", "tax_breakdown", "reverse_charge",
+    "tax_note", "snapshot_hash",
+]  # fmt: skip
+_LINE_COLUMNS = [
+    "invoice_id", "subscription_id", "position", "kind", "description", "quantity", "unit_amount", "amount",
+    "tax_rate", "tax_amount", "tax_name", "product_id", "service_id", "period_start", "period_end",
+]  # fmt: skip
+
+
+def issue_invoices_in_bulk(
+    items: list[BulkInvoice],
+    *,
+    numbers: list[str],
+    series: str,
+    issue_date: dt.date,
+    purpose: str,
+    change_reason: str,
+    actor=None,
+) -> list[int]:
+    """Insert issued invoices with their lines and their first history row; returns their ids in order.
+
+    Same snapshot as `issue_invoice` (freeze_invoice's fields, Invoice.snapshot's hash), without
+    one model instance per row. The caller owns the transaction and took `numbers` from the
+    series in it (numbering.take_numbers), so the series stays gapless; nothing here applies credit,
+    sends email or audits: the caller does what its invoices need.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("issue_invoices_in_bulk must run inside the transaction that took the numbers")
+    if not items:
+        return []
+    now = clock.now()
+    seller = seller_details()
+    constants = {
+        "series": series, "kind": Invoice.Kind.INVOICE, "purpose": purpose, "status": Invoice.Status.ISSUED,
+        "issue_date": issue_date, "issued_at": now, "seller_details": seller, "created_at": now, "updated_at": now,
+    }  # fmt: skip
+    invoice_writer = _RowWriter(Invoice, _INVOICE_COLUMNS, constants)
+    issue_day = str(issue_date)
+    rows = []
+    for item, number in zip(items, numbers, strict=True):
+        t = item.totals
+        digest = _Snapshot(
+            number=number, customer_id=item.customer_id, currency_id=item.currency_id, kind=Invoice.Kind.INVOICE,
+            issue_date=issue_day, due_date=item.due_date, billing_details=item.billing_details,
+            seller_details=seller, subtotal=t.subtotal, discount_total=t.discount_total, tax_total=t.tax_total,
+            total=t.total, tax_breakdown=t.tax_breakdown, reverse_charge=t.reverse_charge, tax_note=t.tax_note,
+        ).compute_snapshot_hash(item.lines)  # fmt: skip
+        rows.append(invoice_writer.prepare((
+            uuid.uuid4(), item.customer_id, item.currency_id, number, item.subscription_id,
+            item.renewal_period_start, item.due_date, item.billing_details, t.subtotal, t.discount_total,
+            t.tax_total, t.total, t.tax_breakdown, t.reverse_charge, t.tax_note, digest,
+        )))  # fmt: skip
+    invoice_writer.insert(rows)
+    # MySQL/MariaDB return no ids from a multi-row INSERT; the numbers are unique, so one query maps them.
+    ids = dict(Invoice.objects.filter(number__in=numbers).values_list("number", "pk"))
+    pks = [ids[n] for n in numbers]
+
+    line_writer = _RowWriter(InvoiceLine, _LINE_COLUMNS, {})
+    line_rows = [
+        line_writer.prepare(
+            (
+                pk,
+                item.subscription_id,
+                ln.position,
+                ln.kind,
+                ln.description,
+                ln.quantity,
+                ln.unit_amount,
+                ln.amount,
+                ln.tax_rate,
+                ln.tax_amount,
+                ln.tax_name,
+                ln.product_id,
+                ln.service_id,
+                ln.period_start,
+                ln.period_end,
+            )
+        )  # fmt: skip
+        for item, pk in zip(items, pks, strict=True)
+        for ln in item.lines
+    ]
+    line_writer.insert(line_rows)
+    if getattr(settings, "SIMPLE_HISTORY_ENABLED", True):
+        _insert_history(invoice_writer, rows, pks, now=now, change_reason=change_reason, actor=actor)
+    return pks
+
+
+def _insert_history(invoice_writer: _RowWriter, rows: list[tuple], pks: list[int], *, now, change_reason, actor):
+    """The '+' history row simple_history's bulk_history_create would write, from the already prepared values."""
+    history = Invoice.history.model
+    tracked = {f.attname for f in history._meta.concrete_fields}
+    picked = [i for i, name in enumerate(invoice_writer.columns) if name in tracked]
+    columns = ["id"] + [invoice_writer.columns[i] for i in picked]
+    # Constants of the invoice rows (already prepared) go into the history rows unchanged.
+    carried = {
+        name: value for name, value in zip(invoice_writer.constant_names, invoice_writer.constant_values, strict=True)
+        if name in tracked
+    }  # fmt: skip
+    writer = _RowWriter(history, columns + list(carried), {
+        "history_date": now, "history_change_reason": change_reason, "history_type": "+",
+        "history_user_id": getattr(actor, "pk", actor),
+    }, prepared=True)  # fmt: skip
+    extra = tuple(carried.values())
+    writer.insert([(pk, *(row[i] for i in picked), *extra) for pk, row in zip(pks, rows, strict=True)])

@@ -36,11 +36,14 @@ def format_number(fmt: str, *, seq: int, year: int, issue_date: dt.date) -> str:
 
 
 def _locked_sequence(series: str, year: int) -> NumberSequence:
-    fmt = series_format(series)
+    # The row exists on every issue but the first of a year: lock it straight away (one query).
+    found = NumberSequence.objects.select_for_update().filter(series=series, year=year).first()
+    if found is not None:
+        return found
     try:
         # Savepoint: a concurrent creator wins the unique constraint and we lock its row instead.
         with transaction.atomic():
-            NumberSequence.objects.get_or_create(series=series, year=year, defaults={"format": fmt})
+            NumberSequence.objects.get_or_create(series=series, year=year, defaults={"format": series_format(series)})
     except IntegrityError:
         pass
     return NumberSequence.objects.select_for_update().get(series=series, year=year)

@@ -134,6 +134,15 @@ class RateTableTaxCalculator:
         country = (country or "").upper()
         return rates.get((country, (region or "").strip().lower())) or rates.get((country, ""))
 
+    def cache_key(self, details: dict) -> tuple:
+        """Everything of `details` that `calculate` reads: equal keys and equal lines give equal results."""
+        return (
+            bool(details.get("is_tax_exempt")),
+            (details.get("country") or "").upper(),
+            (details.get("region") or "").strip().lower(),
+            details.get("vat_id") or "",
+        )
+
     def calculate(self, details: dict, lines: list[TaxableLine], currency: str) -> TaxResult:
         none = [LineTax(ZERO, "", ZERO) for _ in lines]
         if details.get("is_tax_exempt"):
@@ -163,6 +172,16 @@ DEFAULT_CALCULATOR = "core.billing.services.tax.RateTableTaxCalculator"
 
 def get_tax_calculator() -> TaxCalculator:
     return import_string(settings.BILLING.get("TAX_CALCULATOR", DEFAULT_CALCULATOR))()
+
+
+def tax_cache_key(calculator: TaxCalculator, details: dict) -> tuple | None:
+    """A key under which `calculator`'s result for `details` may be reused within one run, or None.
+
+    Only calculators that say what they read (a `cache_key(details)` method) are cached: an
+    external service may look at any part of the address (US sales tax depends on the postal code).
+    """
+    key_of = getattr(calculator, "cache_key", None)
+    return None if key_of is None else key_of(details)
 
 
 def customer_tax_details(customer) -> dict:
