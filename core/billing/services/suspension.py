@@ -177,11 +177,14 @@ def execute_policy_action(service_id: int, action: str, *, reason: str, actor=No
         provisioning().suspend_service(service, reason=reason, actor=actor)
         return
     provisioning().terminate_service(service, reason=reason, actor=actor)
-    # A subscription whose services are all gone stops renewing.
+    # A subscription whose services are all gone stops renewing. A termination the platform has
+    # not confirmed yet (pending_action) counts as gone: it is queued and confirmed after commit,
+    # so checking the status alone left the subscription renewing a terminated service.
     if (
         service.subscription_id
         and not Service.objects.filter(subscription_id=service.subscription_id)
         .exclude(status=Service.Status.TERMINATED)
+        .exclude(pending_action="terminate")
         .exists()
     ):
         Subscription.objects.filter(pk=service.subscription_id).exclude(
