@@ -255,7 +255,7 @@ def test_failed_provisioning_is_refunded_or_credited_by_staff_in_one_click(
         assert refund.amount in (Decimal("20.00"), Decimal("-20.00"))
         assert credit_balance(buyer) == Decimal("0")
     told = emails("could not set up")
-    assert len(told) == 1 and "$20.00" in told[0].body
+    assert len(told) == 1 and "USD 20.00" in told[0].body
     # The one click is not repeatable.
     with django_capture_on_commit_callbacks(execute=True):
         staff_client.post(url, {"confirm": "yes", "mode": mode})

@@ -36,11 +36,33 @@ def paid_amount_for(service: Service):
     )
     first = lines.select_related("invoice").order_by("invoice__issued_at", "invoice_id").first()
     if first is None:
-        return None, Decimal("0")
+        return _paid_through_order(service)
     invoice = first.invoice
-    totals = lines.filter(invoice=invoice).aggregate(amount=Sum("amount"), tax=Sum("tax_amount"))
+    return invoice, _gross(lines.filter(invoice=invoice), invoice)
+
+
+def _gross(lines, invoice) -> Decimal:
+    totals = lines.aggregate(amount=Sum("amount"), tax=Sum("tax_amount"))
     amount = (totals["amount"] or Decimal("0")) + (totals["tax"] or Decimal("0"))
-    return invoice, money.quantize(amount, invoice.currency_id)
+    return money.quantize(amount, invoice.currency_id)
+
+
+def _paid_through_order(service: Service):
+    """The order's first invoice is written before its subscriptions exist, so its lines carry the
+    product, not the subscription: the service's share is its product's lines (period, setup fee,
+    discount), split by quantity when the order has several items of that product."""
+    from core.billing.models import Invoice, OrderItem
+
+    item = OrderItem.objects.select_related("order__invoice").filter(pk=service.order_item_id).first()
+    invoice = item.order.invoice if item is not None else None
+    if invoice is None or invoice.status != Invoice.Status.PAID or invoice.purpose != Invoice.Purpose.NEW_ORDER:
+        return None, Decimal("0")
+    gross = _gross(invoice.lines.filter(product_id=service.product_id, subscription__isnull=True), invoice)
+    same_product = OrderItem.objects.filter(order_id=item.order_id, price__product_id=service.product_id)
+    quantities = sum(same_product.values_list("quantity", flat=True)) or 1
+    if quantities == item.quantity:
+        return invoice, gross
+    return invoice, money.quantize(gross * item.quantity / quantities, invoice.currency_id)
 
 
 def refund_or_credit_failed_service(service: Service, *, mode: Literal["refund", "credit"], actor) -> Service:
