@@ -19,7 +19,6 @@ from django.shortcuts import redirect
 from django.views.generic import TemplateView
 from unfold.admin import ModelAdmin
 from unfold.decorators import action, display
-from unfold.forms import BaseDialogForm
 from unfold.views import UnfoldModelAdminViewMixin
 
 from core import clock
@@ -27,6 +26,8 @@ from core.billing.errors import BillingError
 from core.billing.models import Invoice, PendingPolicyAction, Subscription
 from core.billing.services import billing_run, credit, invoices, payments, subscriptions
 from core.billing.services.pdf import format_money, invoice_filename, render_invoice_pdf
+
+from .forms import DialogForm
 
 
 class BillingRunPreviewView(UnfoldModelAdminViewMixin, TemplateView):
@@ -87,29 +88,29 @@ class BillingRunPreviewView(UnfoldModelAdminViewMixin, TemplateView):
 # --- Dialog forms ---------------------------------------------------------------------------------
 
 
-class ManualPaymentForm(BaseDialogForm):
+class ManualPaymentForm(DialogForm):
     amount = forms.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"))
-    received_on = forms.DateField(help_text="Date the transfer arrived (YYYY-MM-DD)")
+    received_on = forms.DateField(initial=clock.today, help_text="Date the transfer arrived")
     reference = forms.CharField(max_length=128, help_text="Bank reference: recording it twice records one payment")
 
 
-class ReasonForm(BaseDialogForm):
+class ReasonForm(DialogForm):
     reason = forms.CharField(max_length=255)
 
 
-class ApplyCreditForm(BaseDialogForm):
+class ApplyCreditForm(DialogForm):
     amount = forms.DecimalField(
         max_digits=14, decimal_places=2, min_value=Decimal("0.01"), required=False,
         help_text="Empty: as much as the balance and the amount due allow",
     )  # fmt: skip
 
 
-class InvoiceRefundForm(BaseDialogForm):
+class InvoiceRefundForm(DialogForm):
     amount = forms.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"))
     reason = forms.CharField(max_length=255, required=False)
 
 
-class CreditNoteForm(BaseDialogForm):
+class CreditNoteForm(DialogForm):
     amount = forms.DecimalField(
         max_digits=14, decimal_places=2, min_value=Decimal("0.01"), required=False,
         help_text="Gross amount; empty reverses the whole invoice",
@@ -118,7 +119,7 @@ class CreditNoteForm(BaseDialogForm):
     credit_customer = forms.BooleanField(required=False, help_text="Also add the amount to the customer's credit")
 
 
-class CancelSubscriptionForm(BaseDialogForm):
+class CancelSubscriptionForm(DialogForm):
     reason = forms.ChoiceField(choices=[("", "—"), *subscriptions.CANCEL_REASONS], required=False)
     comment = forms.CharField(widget=forms.Textarea, required=False)
     immediately = forms.BooleanField(required=False, help_text="End now and terminate the services")

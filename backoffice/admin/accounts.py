@@ -167,6 +167,8 @@ class CustomerInvoiceInline(ReadOnlyTabularInline):
 
     @display(description="Status", label=INVOICE_STATUS)
     def status_badge(self, obj):
+        if obj.is_overdue:
+            return "overdue", "Overdue"
         return obj.status, obj.get_status_display()
 
     @display(description="Total")

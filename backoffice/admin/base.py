@@ -24,7 +24,8 @@ def money(amount: Decimal | None, currency) -> str:
 
 
 # Badge colours per status value (Unfold: success, info, warning, danger; missing keys are grey).
-INVOICE_STATUS = {"draft": "info", "issued": "warning", "paid": "success", "void": "danger"}
+# Void is grey (a closed record), so that red means "needs attention": overdue.
+INVOICE_STATUS = {"draft": "info", "issued": "warning", "paid": "success", "overdue": "danger"}
 PAYMENT_STATUS = {"succeeded": "success", "pending": "info", "requires_action": "warning", "failed": "danger"}
 PAYMENT_KIND = {"payment": "success", "refund": "warning", "chargeback": "danger"}
 SUBSCRIPTION_STATUS = {

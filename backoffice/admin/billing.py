@@ -21,7 +21,6 @@ from unfold.contrib.filters.admin import (
 )
 from unfold.contrib.import_export.forms import ExportForm
 from unfold.decorators import action, display
-from unfold.forms import BaseDialogForm
 
 from backoffice import billing_views as billing_actions  # billing action bodies and forms
 from core.billing.models import (
@@ -43,6 +42,7 @@ from core.billing.models import (
     WebhookEvent,
 )
 
+from ..forms import DialogForm
 from ..resources import FORMATS, InvoiceResource, PaymentResource
 from .base import (
     INVOICE_STATUS,
@@ -234,6 +234,22 @@ class InvoiceLineInline(TabularInline):
         return (obj is None or not obj.is_frozen) and super().has_delete_permission(request, obj)
 
 
+def invoice_actions_for(invoice: Invoice) -> set[str]:
+    """Names of the detail actions that apply to an invoice in its current state."""
+    if invoice.kind == Invoice.Kind.CREDIT_NOTE:
+        return {"download_pdf_action", "resend_invoice_action"} if invoice.is_frozen else {"download_pdf_action"}
+    if invoice.status == Invoice.Status.DRAFT:
+        return {"issue_invoice_action", "download_pdf_action"}
+    if invoice.status == Invoice.Status.VOID:
+        return {"download_pdf_action"}
+    wanted = {"download_pdf_action", "resend_invoice_action", "credit_note_action", "void_invoice_action"}
+    if invoice.status == Invoice.Status.ISSUED:
+        wanted |= {"record_payment_action", "apply_credit_action", "charge_now_action"}
+    if invoice.amount_paid > invoice.amount_refunded:
+        wanted.add("refund_invoice_action")
+    return wanted
+
+
 @admin.register(Invoice)
 class InvoiceAdmin(CustomerColumnMixin, SimpleHistoryAdmin, ExportMixin, ModelAdmin):
     resource_classes = [InvoiceResource]
@@ -317,10 +333,28 @@ class InvoiceAdmin(CustomerColumnMixin, SimpleHistoryAdmin, ExportMixin, ModelAd
     )
     actions = []
     actions_list = ["billing_run_preview"]
-    actions_detail = ["issue_invoice_action", "record_payment_action", "apply_credit_action", "charge_now_action",
-                      "download_pdf_action", "resend_invoice_action", "refund_invoice_action", "credit_note_action",
-                      "void_invoice_action"]  # fmt: skip
+    # The frequent actions stay on the bar, the rest sit under "More"; get_actions_detail keeps
+    # only those that make sense for the invoice's state (nine buttons pushed the title off-screen).
+    actions_detail = ["issue_invoice_action", "record_payment_action", "download_pdf_action",
+                      {"title": "More", "icon": "more_horiz",
+                       "items": ["apply_credit_action", "charge_now_action", "resend_invoice_action",
+                                 "refund_invoice_action", "credit_note_action", "void_invoice_action"]}]  # fmt: skip
     actions_row = ["download_pdf_action"]
+
+    def get_actions_detail(self, request, object_id):
+        actions = super().get_actions_detail(request, object_id)
+        invoice = Invoice.objects.filter(pk=object_id).first()
+        if invoice is None:
+            return actions
+        wanted = invoice_actions_for(invoice)
+        prefix = f"{Invoice._meta.app_label}_{Invoice._meta.model_name}_"
+        return [a for a in actions if a.action_name.removeprefix(prefix) in wanted]
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and obj.is_frozen:
+            # Issued invoices are read-only: offer the actions, not save buttons that save nothing.
+            context.update(show_save=False, show_save_and_continue=False, show_save_and_add_another=False)
+        return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
 
     def get_readonly_fields(self, request, obj=None):
         every = [f for fs in self.fieldsets for f in fs[1]["fields"]]
@@ -408,7 +442,7 @@ class InvoiceAdmin(CustomerColumnMixin, SimpleHistoryAdmin, ExportMixin, ModelAd
     @display(description="Status", label=INVOICE_STATUS, ordering="status")
     def status_badge(self, obj):
         if obj.is_overdue:
-            return "void", "Overdue"
+            return "overdue", "Overdue"
         return obj.status, obj.get_status_display()
 
     @display(description="Total", ordering="total")
@@ -429,7 +463,7 @@ class InvoiceAdmin(CustomerColumnMixin, SimpleHistoryAdmin, ExportMixin, ModelAd
 # --- Payments and credit ----------------------------------------------------------------
 
 
-class RefundForm(BaseDialogForm):
+class RefundForm(DialogForm):
     """Staff refund of a payment, full or partial (payments engineer)."""
 
     amount = forms.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"))

@@ -11,10 +11,11 @@ from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import ModelAdmin
 from unfold.contrib.filters.admin import ChoicesDropdownFilter, RangeDateFilter, RelatedDropdownFilter
 from unfold.decorators import action, display
-from unfold.widgets import UnfoldAdminPasswordWidget
+from unfold.widgets import UnfoldAdminPasswordWidget, UnfoldBooleanSwitchWidget
 
 from core.provisioning.models import PlatformConnection, ProvisioningJob, Service
 
+from ..forms import StyledForm
 from .base import JOB_OUTCOME, SERVICE_STATUS, ReadOnlyModelAdmin, ReadOnlyTabularInline
 
 SECRET_FIELDS = ("api_key", "api_secret")
@@ -24,19 +25,25 @@ class PlatformConnectionForm(forms.ModelForm):
     """Secrets can be replaced or cleared but are never sent back to the browser."""
 
     api_key = forms.CharField(
+        label="New API key",
         required=False,
         strip=True,
         widget=UnfoldAdminPasswordWidget(render_value=False, attrs={"autocomplete": "new-password"}),
         help_text="Leave empty to keep the stored key.",
     )
     api_secret = forms.CharField(
+        label="New API secret",
         required=False,
         strip=True,
         widget=UnfoldAdminPasswordWidget(render_value=False, attrs={"autocomplete": "new-password"}),
         help_text="Leave empty to keep the stored secret.",
     )
-    clear_api_key = forms.BooleanField(required=False, label="Remove the stored API key")
-    clear_api_secret = forms.BooleanField(required=False, label="Remove the stored API secret")
+    clear_api_key = forms.BooleanField(
+        required=False, label="Remove the stored API key", widget=UnfoldBooleanSwitchWidget
+    )
+    clear_api_secret = forms.BooleanField(
+        required=False, label="Remove the stored API secret", widget=UnfoldBooleanSwitchWidget
+    )
 
     class Meta:
         model = PlatformConnection
@@ -141,6 +148,27 @@ class ProvisioningJobInline(ReadOnlyTabularInline):
         return super().get_queryset(request).select_related("requested_by")
 
 
+def service_actions_for(service: Service) -> set[str]:
+    """Names of the detail actions the service's status allows (the lifecycle services enforce it too)."""
+    status, S = service.status, Service.Status
+    wanted = set()
+    if status in (S.PENDING, S.FAILED):
+        wanted.add("detail_provision")
+    if status == S.ACTIVE:
+        wanted |= {"detail_suspend", "detail_power"}
+    if status == S.SUSPENDED:
+        wanted.add("detail_unsuspend")
+    if status in (S.ACTIVE, S.SUSPENDED):
+        wanted.add("detail_change_package")
+    if status == S.AWAITING_STOCK:
+        wanted.add("detail_assign_hardware")
+    if status == S.FAILED and service.compensated_at is None:
+        wanted.add("detail_refund_or_credit")
+    if status not in (S.TERMINATED, S.PROVISIONING):
+        wanted.add("detail_terminate")
+    return wanted
+
+
 @admin.register(Service)
 class ServiceAdmin(SimpleHistoryAdmin, ModelAdmin):
     list_display = ("service_cell", "customer_cell", "product_cell", "status_badge", "primary_ip", "connection",
@@ -218,9 +246,20 @@ class ServiceAdmin(SimpleHistoryAdmin, ModelAdmin):
     actions = ["bulk_provision", "bulk_retry", "bulk_suspend", "bulk_unsuspend", "bulk_terminate",
                "bulk_change_package", "bulk_power"]  # fmt: skip
     actions_list = []
-    actions_detail = ["detail_provision", "detail_suspend", "detail_unsuspend", "detail_terminate",
-                      "detail_change_package", "detail_power", "detail_assign_hardware", "detail_refund_or_credit"]  # fmt: skip
+    # get_actions_detail shows only what the service's status allows (all eight buttons pushed the
+    # title off-screen and offered "Unsuspend" on active services); rare ones sit under "More".
+    actions_detail = ["detail_provision", "detail_suspend", "detail_unsuspend", "detail_power",
+                      "detail_assign_hardware", "detail_refund_or_credit",
+                      {"title": "More", "icon": "more_horiz", "items": ["detail_change_package", "detail_terminate"]}]  # fmt: skip
     actions_row = ["row_retry"]
+
+    def get_actions_detail(self, request, object_id):
+        actions = super().get_actions_detail(request, object_id)
+        service = Service.objects.filter(pk=object_id).first()
+        if service is None:
+            return actions
+        wanted = service_actions_for(service)
+        return [a for a in actions if a.action_name.removeprefix("provisioning_service_") in wanted]
 
     def has_add_permission(self, request):
         # Services are created from a paid order (core.provisioning.services.create_service).
@@ -350,11 +389,11 @@ class ProvisioningJobAdmin(ReadOnlyModelAdmin):
 # --- Confirmation pages for the service lifecycle actions ---------------------------------------
 
 
-class _ReasonForm(forms.Form):
+class _ReasonForm(StyledForm):
     reason = forms.CharField(max_length=255, help_text="Shown to the customer and kept in the audit log.")
 
 
-class _PackageForm(forms.Form):
+class _PackageForm(StyledForm):
     product = forms.ModelChoiceField(queryset=None, help_text="Same platform only; billing is not changed here.")
 
     def __init__(self, *args, **kwargs):
@@ -364,16 +403,16 @@ class _PackageForm(forms.Form):
         self.fields["product"].queryset = Product.objects.exclude(status="archived").order_by("platform", "name")
 
 
-class _PowerForm(forms.Form):
+class _PowerForm(StyledForm):
     signal = forms.ChoiceField(choices=[("boot", "Boot"), ("shutdown", "Shutdown"), ("restart", "Restart"),
                                         ("hard_stop", "Hard stop")])  # fmt: skip
 
 
-class _HardwareForm(forms.Form):
+class _HardwareForm(StyledForm):
     note = forms.CharField(max_length=255, help_text="Which box (rack, unit, asset tag).")
 
 
-class _CompensationForm(forms.Form):
+class _CompensationForm(StyledForm):
     mode = forms.ChoiceField(choices=[("credit", "Add to account credit"), ("refund", "Refund the payment")])
 
 
