@@ -266,7 +266,8 @@ def test_blast_radius_holds_actions_for_approval(subscribed, fake_gateway, provi
 
 
 def test_blast_radius_share_of_active_services(subscribed, fake_gateway, provisioning, settings):
-    settings.BILLING = {**settings.BILLING, "BLAST_RADIUS_MAX_COUNT": 100, "BLAST_RADIUS_MAX_SHARE": 0.10}
+    settings.BILLING = {**settings.BILLING, "BLAST_RADIUS_MAX_COUNT": 100, "BLAST_RADIUS_MAX_SHARE": 0.10,
+                        "BLAST_RADIUS_MIN_COUNT": 1}  # fmt: skip
     _policy()
     s = subscribed(payment_method=None)
     ServiceFactory(customer=s.customer, subscription=s, product=s.price.product)
@@ -274,6 +275,50 @@ def test_blast_radius_share_of_active_services(subscribed, fake_gateway, provisi
     run(RENEW_DAY)
     summary = run(dt.datetime(2026, 2, 6, 6, tzinfo=dt.UTC))
     assert summary.held_for_approval == 1 and summary.suspended == 0
+
+
+def test_blast_radius_share_rule_waits_for_the_minimum_count(subscribed, fake_gateway, provisioning, settings):
+    settings.BILLING = {**settings.BILLING, "BLAST_RADIUS_MAX_COUNT": 100, "BLAST_RADIUS_MAX_SHARE": 0.10,
+                        "BLAST_RADIUS_MIN_COUNT": 10}  # fmt: skip
+    _policy()
+    s = subscribed(payment_method=None)
+    ServiceFactory(customer=s.customer, subscription=s, product=s.price.product)
+    ServiceFactory.create_batch(5)  # 1 of 6 is 16%, but 1 action is below the minimum of 10
+    run(RENEW_DAY)
+    summary = run(dt.datetime(2026, 2, 6, 6, tzinfo=dt.UTC))
+    assert summary.held_for_approval == 0 and summary.suspended == 1
+    assert provisioning.names().count("suspend") == 1
+
+
+def test_blast_radius_share_rule_applies_from_the_minimum_count(settings):
+    from core.provisioning.models import Service
+
+    settings.BILLING = {**settings.BILLING, "BLAST_RADIUS_MAX_COUNT": 100, "BLAST_RADIUS_MAX_SHARE": 0.10,
+                        "BLAST_RADIUS_MIN_COUNT": 10}  # fmt: skip
+    ServiceFactory.create_batch(60)
+    assert Service.objects.filter(status="active").count() == 60
+    assert suspension.blast_radius_exceeded(9) is False  # 15% of the fleet, but under the minimum count
+    assert suspension.blast_radius_exceeded(10) is True  # 16% and at the minimum: held
+    assert suspension.blast_radius_exceeded(6) is False  # 10% is not more than the share
+
+
+def test_blast_radius_absolute_count_applies_below_the_minimum_count(settings):
+    settings.BILLING = {**settings.BILLING, "BLAST_RADIUS_MAX_COUNT": 2, "BLAST_RADIUS_MAX_SHARE": 1.0,
+                        "BLAST_RADIUS_MIN_COUNT": 10}  # fmt: skip
+    assert suspension.blast_radius_exceeded(3) is True
+    assert suspension.blast_radius_exceeded(2) is False
+
+
+def test_blast_radius_min_count_comes_from_the_environment():
+    from tests.foundation.subprocess_env import run_python
+
+    code = "import django; django.setup(); from django.conf import settings; print(settings.BILLING['BLAST_RADIUS_MIN_COUNT'])"
+    env = {"DJANGO_SETTINGS_MODULE": "core.settings"}
+    default = run_python(env, "-c", code)
+    assert default.returncode == 0, default.stderr
+    assert default.stdout.strip().splitlines()[-1] == "10"
+    moved = run_python({**env, "BLAST_RADIUS_MIN_COUNT": "25"}, "-c", code)
+    assert moved.stdout.strip().splitlines()[-1] == "25"
 
 
 def test_pending_overage_goes_on_the_renewal_invoice_once(subscribed, fake_gateway, provisioning):

@@ -332,12 +332,22 @@ def issue_renewals(now: dt.datetime, summary: RunSummary, *, batch_size: int = B
     """Renewal invoices for every subscription whose period ends within RENEWAL_DAYS_BEFORE days."""
     calculator = calculator or get_tax_calculator()
     pricer = RenewalPricer(calculator)
-    last = 0
+    after = None
     while True:
-        ids = list(renewal_candidates(now).filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:batch_size])
-        if not ids:
+        # Keyset over (period end, id): the period-end index serves both the filter and the order, so each
+        # batch reads about batch_size index entries instead of sorting every remaining candidate.
+        candidates = renewal_candidates(now)
+        if after is not None:
+            candidates = candidates.filter(
+                Q(current_period_end__gt=after[0]) | Q(current_period_end=after[0], pk__gt=after[1])
+            )
+        keys = list(
+            candidates.order_by("current_period_end", "pk").values_list("current_period_end", "pk")[:batch_size]
+        )
+        if not keys:
             return
-        last = ids[-1]
+        after = keys[-1]
+        ids = [pk for _, pk in keys]
         try:
             summary.renewals_issued += len(_renew_batch(ids, now, calculator, summary, pricer))
         except Exception as exc:

@@ -3,8 +3,9 @@
 Days come from SuspensionPolicy per service type, plus the customer's and the service's
 extra grace days; exempt customers and services are never touched. Paying lifts a
 suspension the policy made. A run that would hit more services than the blast-radius limits
-(settings.BILLING["BLAST_RADIUS_MAX_COUNT"] / ["BLAST_RADIUS_MAX_SHARE"] of active services)
-does none of them: it stores them as PendingPolicyAction for staff to approve.
+(settings.BILLING["BLAST_RADIUS_MAX_COUNT"] / ["BLAST_RADIUS_MAX_SHARE"] of active services, the
+share rule only from ["BLAST_RADIUS_MIN_COUNT"] actions on) does none of them: it stores them as
+PendingPolicyAction for staff to approve.
 """
 
 from __future__ import annotations
@@ -111,6 +112,11 @@ def plan_policy_actions(today: dt.date | None = None) -> list[PlannedAction]:
 
 
 def blast_radius_exceeded(count: int) -> bool:
+    """True when `count` suspensions/terminations in one run need staff approval first.
+
+    More than BLAST_RADIUS_MAX_COUNT always does; more than BLAST_RADIUS_MAX_SHARE of the active
+    services does once there are at least BLAST_RADIUS_MIN_COUNT of them.
+    """
     from core.provisioning.models import Service
 
     if count == 0:
@@ -119,7 +125,9 @@ def blast_radius_exceeded(count: int) -> bool:
     share = settings.BILLING.get("BLAST_RADIUS_MAX_SHARE")
     if limit is not None and count > int(limit):
         return True
-    if share is not None:
+    # Below BLAST_RADIUS_MIN_COUNT actions the share rule stays out of it: in a small fleet one
+    # overdue service is already a large share (1 of 6 is 16%), yet never a runaway run.
+    if share is not None and count >= int(settings.BILLING.get("BLAST_RADIUS_MIN_COUNT") or 0):
         active = Service.objects.filter(status=Service.Status.ACTIVE).count()
         if active and count > float(share) * active:
             return True
