@@ -1,10 +1,12 @@
 """The admin's home page: KPI cards and Chart.js charts (Unfold components), fed by core.analytics."""
 
+import datetime as dt
 import json
 from decimal import Decimal
 
 from django.urls import reverse
 
+from core import clock
 from core.money import format_amount
 
 # One colour per currency series / status bar (Unfold's palette is CSS variables; Chart.js needs values).
@@ -57,7 +59,9 @@ def build_dashboard(kpis: dict) -> dict:
             "value": str(kpis["overdue_invoices"]),
             "footer": "Issued and past their due date",
             "icon": "warning",
-            "href": reverse("admin:billing_invoice_changelist") + "?status=issued",
+            # The same rule as Invoice.is_overdue: issued and due before today.
+            "href": reverse("admin:billing_invoice_changelist")
+            + f"?status__exact=issued&due_date_to={clock.today() - dt.timedelta(days=1):%Y-%m-%d}",
         },
         {
             "title": "Open tickets",
@@ -79,10 +83,16 @@ def build_dashboard(kpis: dict) -> dict:
     revenue_chart = chart_json(
         [m.strftime("%b %Y") for m in revenue["months"]],
         [
-            {"label": currency, "data": [_number(v) for v in values], "backgroundColor": PALETTE[i % len(PALETTE)]}
+            # Side by side: Unfold's default draws datasets on top of each other, hiding the smaller currency.
+            {"label": currency, "data": [_number(v) for v in values], "backgroundColor": PALETTE[i % len(PALETTE)],
+             "grouped": True}
             for i, (currency, values) in enumerate(revenue["by_currency"].items())
         ],
-    )
+    )  # fmt: skip
+    # Unfold hides Chart.js legends; the template prints this one so colours can be read.
+    revenue_legend = [
+        {"label": currency, "color": PALETTE[i % len(PALETTE)]} for i, currency in enumerate(revenue["by_currency"])
+    ]
     mrr = kpis["mrr_by_currency"]
     mrr_chart = chart_json(
         list(mrr),
@@ -99,6 +109,7 @@ def build_dashboard(kpis: dict) -> dict:
         "kpi_cards": cards,
         "revenue_chart": revenue_chart,
         "revenue_has_data": bool(revenue["by_currency"]),
+        "revenue_legend": revenue_legend,
         "mrr_chart": mrr_chart,
         "services_chart": services_chart,
         "reporting_currency": code,

@@ -10,6 +10,13 @@ def environment_callback(request):
     return ["Demo" if settings.DJANGO_ENV == "development" else settings.DJANGO_ENV.title(), "warning"]
 
 
+def held_policy_actions_badge(request) -> str | None:
+    from core.billing.models import PendingPolicyAction
+
+    count = PendingPolicyAction.objects.filter(status="pending").count()
+    return str(count) if count else None
+
+
 def _link(name: str):
     return reverse_lazy(f"admin:{name}")
 
@@ -42,6 +49,17 @@ def sidebar_navigation(request=None):
             "separator": True,
             "items": [
                 item("Invoices", "receipt_long", "billing_invoice_changelist", "billing.view_invoice"),
+                item("Billing run preview", "preview", "billing_invoice_billing_run", "billing.view_invoice"),
+                {
+                    **item(
+                        "Held policy actions",
+                        "pause_circle",
+                        "billing_pendingpolicyaction_changelist",
+                        "billing.view_pendingpolicyaction",
+                    ),
+                    # Suspensions the blast-radius guard held back wait here for a person to decide.
+                    "badge": "backoffice.unfold.held_policy_actions_badge",
+                },
                 item("Payments", "payments", "billing_payment_changelist", "billing.view_payment"),
                 item("Subscriptions", "autorenew", "billing_subscription_changelist", "billing.view_subscription"),
                 item("Orders", "shopping_cart", "billing_order_changelist", "billing.view_order"),
