@@ -23,7 +23,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef, Q, Sum
+from django.db.models import Exists, F, FilteredRelation, OuterRef, Q, Sum
 
 from core import clock, money
 from core.accounts.models import Customer
@@ -109,14 +109,20 @@ def _renewal_due_q(now: dt.datetime) -> Q:
     return Q(status__in=RUNNING, cancel_at_period_end=False, current_period_end__lte=horizon)
 
 
-def _has_renewal():
-    return Exists(
-        Invoice.objects.filter(subscription_id=OuterRef("pk"), renewal_period_start=OuterRef("current_period_end"))
-    )
+def _without_renewal(subscriptions):
+    """Subscriptions whose next period has no renewal invoice yet.
+
+    A LEFT JOIN on the unique (subscription, renewal_period_start) index rather than NOT EXISTS:
+    MariaDB turns NOT EXISTS into a materialised anti-join that reads every renewal invoice of the
+    window on each batch, which makes a 100k run quadratic.
+    """
+    return subscriptions.annotate(
+        renewal=FilteredRelation("invoices", condition=Q(invoices__renewal_period_start=F("current_period_end")))
+    ).filter(renewal__isnull=True)
 
 
 def renewal_candidates(now: dt.datetime):
-    return Subscription.objects.filter(_renewal_due_q(now)).exclude(_has_renewal())
+    return _without_renewal(Subscription.objects.filter(_renewal_due_q(now)))
 
 
 def _pending_overage(subscription_ids) -> dict[int, list]:
@@ -234,9 +240,8 @@ def _renew_batch(ids: list[int], now: dt.datetime, calculator, summary: RunSumma
     pricer = pricer or RenewalPricer(calculator)
     with transaction.atomic():
         locked = list(
-            Subscription.objects.select_for_update(skip_locked=True)
-            .filter(pk__in=ids).filter(_renewal_due_q(now)).exclude(_has_renewal())
-            .values_list("pk", flat=True)
+            _without_renewal(Subscription.objects.select_for_update(skip_locked=True).filter(pk__in=ids))
+            .filter(_renewal_due_q(now)).order_by("pk").values_list("pk", flat=True)
         )  # fmt: skip
         if not locked:
             return []
