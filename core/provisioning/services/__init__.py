@@ -1,7 +1,12 @@
 """Every state change of provisioning, by business process:
 
 - capacity.py      can a product be sold now (check_capacity)
-- lifecycle.py     create, provision, suspend, unsuspend, terminate, change package, retry, assign hardware
+- create.py        create a paid order's service, staff provision/retry, assign hardware
+- build.py         the create job, build polling, activation
+- actions.py       suspend, unsuspend, terminate, change package
+- credentials.py   passwords, the reset before the welcome email, the welcome email
+- retries.py       backoff or giving up after a failed platform call
+- lifecycle.py     run_job (the queued entry point) and provision_service
 - access.py        power, usage, panel link, new credentials (synchronous platform calls)
 - compensation.py  refund or credit a service that failed for good
 - checks.py        platform connection checks (manage.py platform_check)
@@ -9,22 +14,13 @@
 """
 
 from .access import power_service, reset_service_credentials, service_panel_url, service_usage
+from .actions import change_service_package, suspend_service, terminate_service, unsuspend_service
 from .capacity import check_capacity, connection_for
 from .checks import check_platform_connection
 from .compensation import refund_or_credit_failed_service
+from .create import assign_hardware, create_service, queue_provisioning, retry_provisioning
 from .credentials import generate_password
-from .lifecycle import (
-    assign_hardware,
-    change_service_package,
-    create_service,
-    provision_service,
-    queue_provisioning,
-    retry_provisioning,
-    run_job,
-    suspend_service,
-    terminate_service,
-    unsuspend_service,
-)
+from .lifecycle import provision_service, run_job
 from .states import TRANSITIONS, can_move
 
 __all__ = [

@@ -18,7 +18,7 @@ from core.provisioning.errors import InvalidTransition, PlatformActionFailed, Pr
 from core.provisioning.models import ProvisioningJob, Service
 
 from . import jobs
-from .credentials import generate_password
+from .credentials import generate_password, send_welcome_email
 from .states import S
 
 log = logging.getLogger(__name__)
@@ -79,9 +79,7 @@ def reset_service_credentials(service: Service, *, actor) -> Service:
         record("service.reset_credentials", locked, actor=actor, message="Credentials reset")
         # Services imported from WHMCS got their details from WHMCS; no "ready" email for them.
         if locked.credentials_sent_at is None and locked.whmcs_id is None:
-            from .lifecycle import _send_welcome
-
-            _send_welcome(locked)
+            send_welcome_email(locked)
     service.credentials = locked.credentials
     return locked
 

@@ -15,6 +15,7 @@ from core.notifications.services import send_email
 from core.provisioning.errors import RefundNotPossible
 from core.provisioning.models import Service
 
+from .actions import terminate_service
 from .states import S
 
 
@@ -73,8 +74,6 @@ def refund_or_credit_failed_service(service: Service, *, mode: Literal["refund",
     create left on the platform) and the customer is told by email.
     """
     from core.billing.models import Payment
-
-    from .lifecycle import terminate_service
 
     if mode not in ("refund", "credit"):
         raise RefundNotPossible("Choose “refund” or “credit”.")

@@ -22,6 +22,14 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 _STAMPS = {S.ACTIVE: "provisioned_at", S.SUSPENDED: "suspended_at", S.TERMINATED: "terminated_at"}
 
 
+def lock_service(service_id: int) -> Service:
+    """The service row, locked until the transaction ends: every status change happens on it."""
+    # Lock the service row only: select_for_update with select_related would also lock the
+    # joined Product and PlatformConnection rows (MariaDB has no FOR UPDATE OF), serialising
+    # every worker on a shared product row and deadlocking with checkout.
+    return Service.objects.select_for_update().get(pk=service_id)
+
+
 def can_move(service: Service, target: str) -> bool:
     return target in TRANSITIONS[service.status]
 
