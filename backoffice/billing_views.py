@@ -15,7 +15,7 @@ from decimal import Decimal
 from django import forms
 from django.contrib import admin, messages
 from django.http import HttpResponse
-from django.shortcuts import redirect
+from django.urls import reverse
 from django.views.generic import TemplateView
 from unfold.admin import ModelAdmin
 from unfold.decorators import action, display
@@ -27,7 +27,7 @@ from core.billing.models import Invoice, PendingPolicyAction, Subscription
 from core.billing.services import billing_run, credit, invoices, payments, subscriptions
 from core.billing.services.pdf import format_money, invoice_filename, render_invoice_pdf
 
-from .forms import DialogForm
+from .forms import DialogForm, finish_dialog
 
 
 class BillingRunPreviewView(UnfoldModelAdminViewMixin, TemplateView):
@@ -142,14 +142,14 @@ def _done(request, call, success: str):
 def issue_invoice_action(request, object_id):
     invoice = Invoice.objects.get(pk=object_id)
     _done(request, lambda: invoices.issue_invoice(invoice, actor=request.user), "Issued invoice {result.number}.")
-    return redirect("admin:billing_invoice_change", object_id)
+    return finish_dialog(request, reverse("admin:billing_invoice_change", args=[object_id]))
 
 
 def void_invoice_action(request, form, object_id):
     invoice = Invoice.objects.get(pk=object_id)
     _done(request, lambda: invoices.void_invoice(invoice, reason=form.cleaned_data["reason"], actor=request.user),
           "Voided invoice {result.number}.")  # fmt: skip
-    return redirect("admin:billing_invoice_change", object_id)
+    return finish_dialog(request, reverse("admin:billing_invoice_change", args=[object_id]))
 
 
 def record_payment_action(request, form, object_id):
@@ -161,7 +161,7 @@ def record_payment_action(request, form, object_id):
                                                reference=data["reference"], actor=request.user),
         "Recorded {result.currency_id} {result.amount} (reference {result.reference}).",
     )  # fmt: skip
-    return redirect("admin:billing_invoice_change", object_id)
+    return finish_dialog(request, reverse("admin:billing_invoice_change", args=[object_id]))
 
 
 def refund_invoice_action(request, form, object_id):
@@ -175,14 +175,14 @@ def refund_invoice_action(request, form, object_id):
         _done(request, lambda: payments.refund_payment(payment, amount=data["amount"], reason=data["reason"],
                                                        actor=request.user),
               "Refunded {result.currency_id} {result.amount}.")  # fmt: skip
-    return redirect("admin:billing_invoice_change", object_id)
+    return finish_dialog(request, reverse("admin:billing_invoice_change", args=[object_id]))
 
 
 def apply_credit_action(request, form, object_id):
     invoice = Invoice.objects.get(pk=object_id)
     _done(request, lambda: credit.apply_credit(invoice, amount=form.cleaned_data.get("amount"), actor=request.user),
           "Applied {result} of credit.")  # fmt: skip
-    return redirect("admin:billing_invoice_change", object_id)
+    return finish_dialog(request, reverse("admin:billing_invoice_change", args=[object_id]))
 
 
 def credit_note_action(request, form, object_id):
@@ -194,14 +194,14 @@ def credit_note_action(request, form, object_id):
                                             credit_customer=data.get("credit_customer", False), actor=request.user),
         "Issued credit note {result.number}.",
     )  # fmt: skip
-    return redirect("admin:billing_invoice_change", note.pk if note else object_id)
+    return finish_dialog(request, reverse("admin:billing_invoice_change", args=[note.pk if note else object_id]))
 
 
 def resend_invoice_action(request, object_id):
     invoice = Invoice.objects.get(pk=object_id)
     _done(request, lambda: invoices.queue_invoice_email(invoice, resend=True, actor=request.user),
           f"Invoice {invoice} queued for {invoice.customer.email}.")  # fmt: skip
-    return redirect("admin:billing_invoice_change", object_id)
+    return finish_dialog(request, reverse("admin:billing_invoice_change", args=[object_id]))
 
 
 def download_pdf_action(request, object_id):
@@ -222,7 +222,7 @@ def charge_now_action(request, object_id):
         messages.error(request, str(exc))
     else:
         messages.info(request, f"Charge of invoice {invoice}: {result.status}. {result.failure_message}".strip())
-    return redirect("admin:billing_invoice_change", object_id)
+    return finish_dialog(request, reverse("admin:billing_invoice_change", args=[object_id]))
 
 
 def cancel_subscription_action(request, form, object_id):
@@ -238,7 +238,7 @@ def cancel_subscription_action(request, form, object_id):
             sub, reason=data.get("reason", ""), comment=data.get("comment", ""), actor=request.user
         )
     _done(request, call, "Subscription cancelled.")
-    return redirect("admin:billing_subscription_change", object_id)
+    return finish_dialog(request, reverse("admin:billing_subscription_change", args=[object_id]))
 
 
 # --- Held policy actions ------------------------------------------------------------------------------

@@ -6,6 +6,8 @@ for the Unfold widget of the same kind when the form is built.
 """
 
 from django import forms
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
 from unfold import widgets as unfold_widgets
 from unfold.forms import BaseDialogForm
 
@@ -57,3 +59,15 @@ class DialogForm(UnfoldWidgetsMixin, BaseDialogForm):
 
 class StyledForm(UnfoldWidgetsMixin, forms.Form):
     """Base for plain forms rendered on admin pages (confirmation pages)."""
+
+
+def finish_dialog(request: HttpRequest, url: str) -> HttpResponse:
+    """Leave an action dialog for `url`.
+
+    Unfold posts dialogs with htmx into the open dialog: a plain 302 is followed inside it and
+    leaves an empty dialog on screen, the result unseen until a reload. htmx navigates the
+    whole page on an `HX-Redirect` header (Unfold's documented way); other clients get a 302.
+    """
+    if request.headers.get("HX-Request"):
+        return HttpResponse(headers={"HX-Redirect": url})
+    return redirect(url)

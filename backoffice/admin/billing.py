@@ -42,7 +42,7 @@ from core.billing.models import (
     WebhookEvent,
 )
 
-from ..forms import DialogForm
+from ..forms import DialogForm, finish_dialog
 from ..resources import FORMATS, InvoiceResource, PaymentResource
 from .base import (
     INVOICE_STATUS,
@@ -525,7 +525,7 @@ class PaymentAdmin(CustomerColumnMixin, ExportMixin, ModelAdmin):
     )  # fmt: skip
     def refund_payment_action(self, request, form, object_id):
         from django.contrib import messages
-        from django.shortcuts import redirect
+        from django.urls import reverse
 
         from core.billing.errors import BillingError
         from core.billing.gateways import GatewayError
@@ -542,7 +542,7 @@ class PaymentAdmin(CustomerColumnMixin, ExportMixin, ModelAdmin):
             messages.success(
                 request, f"Refunded {refund.currency_id} {refund.amount} ({refund.gateway_transaction_id})."
             )
-        return redirect("admin:billing_payment_change", object_id)
+        return finish_dialog(request, reverse("admin:billing_payment_change", args=[object_id]))
 
     @display(description="Payment", header=True, ordering="received_at")
     def payment_cell(self, obj):
