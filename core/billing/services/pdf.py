@@ -32,6 +32,27 @@ def format_money(value, currency: str, *, locale: str | None = None) -> str:
         return money.format_amount(amount, currency)
 
 
+def plain_number(value: Decimal | str | int) -> str:
+    """A decimal as people write it: `20`, `7.25`, `19`, `0`; never `2E+1` nor `20.000`.
+
+    `Decimal.normalize()` alone drops trailing zeros by switching to exponent notation for
+    whole tens (Decimal("20.000").normalize() is 2E+1); the "f" format never uses an exponent.
+    """
+    text = format(Decimal(str(value)).normalize(), "f")
+    return "0" if text == "-0" else text
+
+
+def format_rate(rate: Decimal | str | int) -> str:
+    """A tax rate in percent without its sign: `20`, `7.25`, `0`."""
+    return plain_number(rate)
+
+
+def tax_label(name: str, rate: str) -> str:
+    """`VAT 20%` from a rate's name and formatted rate, without repeating a rate the name already holds."""
+    name = (name or "Tax").strip()
+    return name if f"{rate}%" in name.replace(" %", "%") else f"{name} {rate}%"
+
+
 def _logo_data_uri() -> str:
     configured = settings.COMPANY.get("logo", "")
     path = Path(configured) if configured else LOGO_FALLBACK
@@ -52,14 +73,14 @@ def invoice_context(invoice: Invoice) -> dict:
         return format_money(value, currency)
 
     lines = [
-        {"description": ln.description, "quantity": ln.quantity.normalize(), "unit": fmt(ln.unit_amount),
-         "amount": fmt(ln.amount), "tax_rate": ln.tax_rate.normalize(), "kind": ln.kind,
+        {"description": ln.description, "quantity": plain_number(ln.quantity), "unit": fmt(ln.unit_amount),
+         "amount": fmt(ln.amount), "tax_rate": format_rate(ln.tax_rate), "kind": ln.kind,
          "period": (f"{ln.period_start:%Y-%m-%d} – {ln.period_end:%Y-%m-%d}" if ln.period_start and ln.period_end else "")}
         for ln in invoice.lines.order_by("position", "id")
     ]  # fmt: skip
     breakdown = [
-        {"name": row["name"], "rate": Decimal(row["rate"]).normalize(), "base": fmt(Decimal(row["base"])),
-         "tax": fmt(Decimal(row["tax"]))}
+        {"name": row["name"], "rate": format_rate(row["rate"]), "label": tax_label(row["name"], format_rate(row["rate"])),
+         "base": fmt(Decimal(row["base"])), "tax": fmt(Decimal(row["tax"]))}
         for row in invoice.tax_breakdown
     ]  # fmt: skip
     return {
