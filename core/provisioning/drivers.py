@@ -30,9 +30,24 @@ class BuildState(StrEnum):
     FAILED = "failed"
 
 
+@dataclass(frozen=True)
+class CustomerService:
+    """Another service of the same customer on the same connection, as core knows it: drivers
+    use these to reuse the customer's account on the panel, or to tell our resources apart,
+    without reading our models."""
+
+    platform_service_id: str = ""
+    platform_customer_id: str = ""
+    is_terminated: bool = False
+
+
 @dataclass
 class ProvisionRequest:
-    """Everything a driver needs to create a service. `external_id` is our Service.uuid."""
+    """Everything a driver needs to create a service. `external_id` is our Service.uuid.
+
+    Drivers never read our models: what they need to know about the service and the customer's
+    other services comes in here.
+    """
 
     external_id: str
     customer_external_id: str  # our Customer.pk as a string
@@ -49,6 +64,12 @@ class ProvisionRequest:
     # so they are stored at once and survive a later step failing. Set by the lifecycle; drivers
     # must cope with None (tests, tools calling a driver directly).
     on_progress: Callable[[dict], None] | None = field(default=None, repr=False, compare=False)
+    # Our numeric id for the service, for platforms that label a resource with a number
+    # (SynergyCP's billing.id): Service.whmcs_id when the service came from WHMCS, otherwise
+    # Service.pk + connection.defaults["billing_id_offset"]. None from tools calling a driver directly.
+    billing_id: int | None = None
+    # This customer's other services on the same connection, newest first.
+    customer_services: list[CustomerService] = field(default_factory=list)
 
 
 @dataclass
@@ -62,6 +83,11 @@ class ProvisionResult:
     username: str = ""
     credentials: dict = field(default_factory=dict)
     adopted: bool = False  # an existing resource of ours was found and reused
+    # False when request.password did not become the customer's password on the platform (an
+    # existing panel login kept its own, or the platform chose one). Unless `credentials` carries
+    # the password the platform did set, the lifecycle then sets a fresh one (reset_credentials)
+    # before the welcome email, as for an adopted resource.
+    password_applied: bool = True
 
 
 @dataclass
@@ -116,6 +142,26 @@ class AlreadyExists(DriverError):
 
 class CapacityError(DriverError):
     """The platform cannot fit the order (no allocation, no free hardware)."""
+
+
+def billing_id_for(service) -> int:
+    """Our numeric id for a service, for platforms that label a resource with a number
+    (SynergyCP's billing.id): Service.whmcs_id for a service imported from WHMCS (WHMCS's modules
+    already labelled its resource with it, so it is found again), otherwise Service.pk plus the
+    connection's defaults["billing_id_offset"] (set it above the highest WHMCS id when both kinds
+    share a panel, so the two ranges cannot collide). The lifecycle passes it as
+    ProvisionRequest.billing_id; drivers use it for services that did not store the one used."""
+    if service.whmcs_id:
+        return int(service.whmcs_id)
+    connection = service.connection
+    offset = ((connection.defaults if connection is not None else None) or {}).get("billing_id_offset") or 0
+    try:
+        return int(service.pk) + int(offset)
+    except (TypeError, ValueError) as exc:
+        raise DriverError(
+            f"The connection {connection.name!r} has billing_id_offset {offset!r} in its defaults; "
+            "it must be a whole number."
+        ) from exc
 
 
 class ProvisioningDriver(abc.ABC):

@@ -147,6 +147,7 @@ def test_enhance_progress_survives_a_failed_website_step_and_the_retry_resumes_a
         assert service.platform_data == {
             "org_id": enhance_mocks.ORG,
             "login_id": enhance_mocks.LOGIN,
+            "login_created": True,
             "member_id": enhance_mocks.MEMBER,
             "subscription_id": 123,
         }

@@ -5,8 +5,9 @@ Invariants kept here:
 - a create, however often it is retried or duplicated, never makes a second resource: our
   Service.uuid is the platform's external id and drivers look it up before creating, and the
   platform ids a partial create obtained are stored at once and handed back as `existing`;
-- the welcome email carries a password the platform accepted: an adopted resource whose
-  password we do not know gets a fresh one (reset_credentials) before the email goes out.
+- the welcome email carries a password the platform accepted: a resource whose password we
+  do not know (adopted, or an existing panel login that kept its own) gets a fresh one
+  (reset_credentials) before the email goes out.
 """
 
 from __future__ import annotations
@@ -68,6 +69,24 @@ def _progress_recorder(service_id: int):
     return on_progress
 
 
+def customer_services_of(service: Service) -> list[drivers.CustomerService]:
+    """The platform ids of the customer's other services on the same connection, newest first
+    (drivers reuse the customer's account there and never adopt a resource another service owns)."""
+    rows = (
+        Service.objects.filter(customer_id=service.customer_id, connection_id=service.connection_id)
+        .exclude(pk=service.pk)
+        .exclude(platform_service_id="", platform_customer_id="")
+        .order_by("-created_at", "-pk")
+        .values_list("platform_service_id", "platform_customer_id", "status")
+    )
+    return [
+        drivers.CustomerService(
+            platform_service_id=service_id, platform_customer_id=customer_id, is_terminated=status == S.TERMINATED
+        )
+        for service_id, customer_id, status in rows
+    ]
+
+
 def _provision_request(service: Service) -> drivers.ProvisionRequest:
     customer = service.customer
     return drivers.ProvisionRequest(
@@ -89,6 +108,8 @@ def _provision_request(service: Service) -> drivers.ProvisionRequest:
             }.items()
             if v
         },
+        billing_id=drivers.billing_id_for(service),
+        customer_services=customer_services_of(service),
     )
 
 
@@ -183,10 +204,10 @@ def _record_created(job: ProvisioningJob, result: drivers.ProvisionResult) -> No
         if result.username:
             service.username = result.username[:100]
         credentials = dict(service.credentials or {})
-        if result.adopted and not (result.credentials or {}).get("password"):
-            # The resource kept a password of its own (or the platform chose it): the one we
-            # generated for this attempt may not work there, so it is not kept or emailed;
-            # _activate sets a fresh one on the platform first.
+        if (result.adopted or not result.password_applied) and not (result.credentials or {}).get("password"):
+            # The resource or the panel login kept a password of its own (or the platform chose
+            # it): the one we generated is not the customer's password there, so it is neither
+            # kept nor emailed; activate() sets a fresh one on the platform first.
             credentials.pop("password", None)
         service.credentials = {**credentials, **(result.credentials or {})}
         service.save()
@@ -241,7 +262,8 @@ def run_poll(job: ProvisioningJob) -> None:
 
 def activate(service: Service) -> None:
     """provisioning -> active on a locked row; sends the welcome email once, after giving the
-    service a fresh password when we hold none the platform accepted (an adopted resource)."""
+    service a fresh password when we hold none the platform accepted (an adopted resource, or an
+    existing panel login that kept its own)."""
     move_to(service, S.ACTIVE)
     service.last_error = ""
     service.save()

@@ -94,7 +94,7 @@ def run_reset_credentials(job: ProvisioningJob) -> None:
         service.save()
         record(
             "service.reset_credentials", service, source="task",
-            message="Fresh password set on an adopted resource before the welcome email",
+            message="Fresh password set before the welcome email (the platform kept or chose its own)",
         )  # fmt: skip
         send_welcome_email(service)
 

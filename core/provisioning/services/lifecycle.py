@@ -16,8 +16,9 @@ Invariants kept across them:
 - a create, however often it is retried or duplicated, never makes a second resource: our
   Service.uuid is the platform's external id and drivers look it up before creating, and the
   platform ids a partial create obtained are stored at once and handed back as `existing`;
-- the welcome email carries a password the platform accepted: an adopted resource whose
-  password we do not know gets a fresh one (reset_credentials) before the email goes out.
+- the welcome email carries a password the platform accepted: a resource whose password we
+  do not know (adopted, or an existing panel login that kept its own) gets a fresh one
+  (reset_credentials) before the email goes out.
 """
 
 from __future__ import annotations

@@ -18,7 +18,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-import uuid
 from collections.abc import Callable
 
 import httpx
@@ -45,7 +44,9 @@ from .client import EnhanceClient, EnhanceError, panel_base
 log = logging.getLogger(__name__)
 
 OWNER = "Owner"
-RESUME_KEYS = ("org_id", "login_id", "member_id", "subscription_id", "website_id")
+# login_created: an earlier attempt created the Owner login with request.password (the same
+# password on every attempt), so that password is still the customer's when a retry resumes.
+RESUME_KEYS = ("org_id", "login_id", "member_id", "subscription_id", "website_id", "login_created")
 
 
 def to_driver_error(exc: ApiError, action: str, **details) -> DriverError:
@@ -151,12 +152,12 @@ class EnhanceDriver(ProvisioningDriver):
     def create(self, request: ProvisionRequest) -> ProvisionResult:
         """Customer org → Owner login/member → subscription → website, resuming after the last recorded step."""
         ids = self._resume_ids(request.existing or {})
-        state = {"login_created": False, "adopted": False}
+        state = {"adopted": False}
         step = "customer"
         try:
             self._ensure_org(request, ids)
             step = "owner login"
-            self._ensure_owner(request, ids, state)
+            self._ensure_owner(request, ids)
             step = "subscription"
             self._ensure_subscription(request, ids, state)
             if request.hostname:
@@ -178,15 +179,18 @@ class EnhanceDriver(ProvisioningDriver):
             raise
 
         email = request.customer_email
+        # A login that already existed (another org of this person, another service of this
+        # customer) keeps its own password: ours is not the customer's password there.
+        password_applied = bool(ids.get("login_created"))
         return ProvisionResult(
             platform_service_id=str(ids["subscription_id"]),
             platform_customer_id=ids["org_id"],
             platform_data=dict(ids),
             state=BuildState.BUILDING if ids.get("website_id") else BuildState.READY,
             username=email,
-            # A login that already existed keeps its own password; the customer signs in through SSO.
-            credentials={"username": email, "password": request.password} if state["login_created"] else {},
+            credentials={"username": email, "password": request.password} if password_applied else {},
             adopted=state["adopted"],
+            password_applied=password_applied,
         )
 
     @staticmethod
@@ -223,24 +227,19 @@ class EnhanceDriver(ProvisioningDriver):
         org_id = self.client.create_customer(self.master_org_id, request.customer_name or request.customer_email)
         self._record(request, ids, org_id=org_id)
 
-    def _org_of_other_services(self, request: ProvisionRequest) -> str:
-        """The org another of this customer's services already uses on this panel (one org per customer)."""
-        from core.provisioning.models import Service
-
-        if not str(request.customer_external_id).isdigit():
-            return ""
-        rows = Service.objects.filter(customer_id=int(request.customer_external_id), connection_id=self.connection.pk)
-        if _is_uuid(request.external_id):
-            rows = rows.exclude(uuid=request.external_id)
-        return (
-            rows.exclude(platform_customer_id="")
-            .exclude(status=Service.Status.TERMINATED)
-            .values_list("platform_customer_id", flat=True)
-            .first()
-            or ""
+    @staticmethod
+    def _org_of_other_services(request: ProvisionRequest) -> str:
+        """The org another of this customer's live services already uses on this panel (one org per customer)."""
+        return next(
+            (
+                str(other.platform_customer_id)
+                for other in request.customer_services
+                if other.platform_customer_id and not other.is_terminated
+            ),
+            "",
         )
 
-    def _ensure_owner(self, request: ProvisionRequest, ids: dict, state: dict) -> None:
+    def _ensure_owner(self, request: ProvisionRequest, ids: dict) -> None:
         if ids.get("member_id"):
             return
         org_id = ids["org_id"]
@@ -254,7 +253,7 @@ class EnhanceDriver(ProvisioningDriver):
                 login_id = self.client.create_login(
                     org_id, email=request.customer_email, name=name, password=request.password
                 )
-                state["login_created"] = True
+                self._record(request, ids, login_id=login_id, login_created=True)
             except EnhanceError as exc:
                 if not exc.already_exists:
                     raise
@@ -262,7 +261,7 @@ class EnhanceDriver(ProvisioningDriver):
                 login_id = self._login_id_by_email(request.customer_email)
                 if not login_id:
                     raise
-            self._record(request, ids, login_id=login_id)
+                self._record(request, ids, login_id=login_id)
         try:
             member_id = self.client.create_member(org_id, ids["login_id"], [OWNER])
         except EnhanceError as exc:
@@ -490,14 +489,6 @@ class EnhanceDriver(ProvisioningDriver):
             log.warning("Enhance SSO unavailable for org %s: %s", org_id, exc)
             link = ""
         return link or panel_base(self.connection.base_url)
-
-
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(str(value))
-    except ValueError:
-        return False
-    return True
 
 
 def _iso(moment: dt.datetime) -> str:

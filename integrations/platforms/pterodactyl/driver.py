@@ -223,25 +223,42 @@ class PterodactylDriver(ProvisioningDriver):
     # -- create -----------------------------------------------------------------------------
 
     def create(self, request: ProvisionRequest) -> ProvisionResult:
-        """Adopt the server whose external_id is our Service.uuid, or create it (user first)."""
+        """Adopt the server whose external_id is our Service.uuid, or create it (user first).
+
+        Our password becomes the customer's only when we create the panel user (now, or in an
+        earlier attempt that failed after it: the same password is sent on every attempt); an
+        existing user keeps its own, and the result says so (password_applied=False).
+        """
         existing = request.existing or {}
-        with _platform_errors():
-            server = self._existing_server(request, existing)
-            if server:
-                user = self.app.get_user(int(server["user"]))
-                return self._result(server, user, password="", adopted=True)
-            user, created = self._ensure_user(request, existing)
-            egg = self._egg(request.product_settings)
-            body = self._server_body(request, int(user["id"]), egg)
-            try:
-                server = self.app.create_server(body)
-            except ApiError as exc:
-                if exc.status_code == 422 and is_unique_violation(exc.body, "external_id"):
-                    found = self.app.server_by_external_id(request.external_id)
-                    if found:
-                        return self._result(found, user, password="", adopted=True)
-                raise
-        return self._result(server, user, password=request.password if created else "", adopted=False)
+        user: dict | None = None
+        user_created = False
+        try:
+            with _platform_errors():
+                server = self._existing_server(request, existing)
+                if server:
+                    user = self.app.get_user(int(server["user"]))
+                    return self._result(server, user, password="", adopted=True)
+                user, created = self._ensure_user(request, existing)
+                user_created = created or (
+                    bool(existing.get("user_created")) and str(existing.get("user_id")) == str(user.get("id"))
+                )
+                egg = self._egg(request.product_settings)
+                body = self._server_body(request, int(user["id"]), egg)
+                try:
+                    server = self.app.create_server(body)
+                except ApiError as exc:
+                    if exc.status_code == 422 and is_unique_violation(exc.body, "external_id"):
+                        found = self.app.server_by_external_id(request.external_id)
+                        if found:
+                            return self._result(found, user, password="", adopted=True)
+                    raise
+        except DriverError as exc:
+            if user is not None and user.get("id"):
+                # Kept by the lifecycle for the retry: it reuses the user and knows whose password it has.
+                exc.details.setdefault("platform_customer_id", str(user["id"]))
+                exc.details.setdefault("platform_data", {"user_id": user["id"], "user_created": user_created})
+            raise
+        return self._result(server, user, password=request.password if user_created else "", adopted=False)
 
     def _existing_server(self, request: ProvisionRequest, existing: dict) -> dict | None:
         server_id = _int_or_none(existing.get("server_id"))
@@ -378,6 +395,7 @@ class PterodactylDriver(ProvisioningDriver):
             username=username,
             credentials=credentials,
             adopted=adopted,
+            password_applied=bool(password),
         )
 
     @staticmethod

@@ -9,9 +9,10 @@ server back to us is its numeric `billing.id`, which we set to:
     Service.pk + connection.defaults["billing_id_offset"] (default 0; set it above the highest
     WHMCS service id when both kinds coexist on one panel so the two ranges cannot collide).
 
-The value used is kept in platform_data["billing_id"] and never recomputed afterwards.
+Core computes that number and hands it over as ProvisionRequest.billing_id. The value used is
+kept in platform_data["billing_id"] and never recomputed afterwards.
 
-connection.defaults keys read here: billing_id_offset (int), suspension_reason (str),
+connection.defaults keys: billing_id_offset (int, applied by drivers.billing_id_for), suspension_reason (str),
 admin_url (str, staff deep links; optional).
 Product.platform_settings keys: cpu_billing, mem_billing, disks_billing[], addons_billing[],
 ip_group_billing[] (inventory filters); ips_billing, port_speed_billing, pxe_profile_billing,
@@ -23,7 +24,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -41,6 +41,7 @@ from core.provisioning.drivers import (
     ProvisionRequest,
     ProvisionResult,
     ResourceUsage,
+    billing_id_for,
 )
 from integrations.http import ApiError
 
@@ -163,7 +164,7 @@ class SynergyCPDriver(ProvisioningDriver):
 
     def create(self, request: ProvisionRequest) -> ProvisionResult:
         """Assign a matching free server to the customer's SynergyCP client, or adopt the one already ours."""
-        billing_id = str(request.existing.get("billing_id") or self._billing_id_for_new(request.external_id))
+        billing_id = str(request.existing.get("billing_id") or self._billing_id_for_new(request))
         try:
             # Lookup before create: an earlier attempt may have provisioned and then lost the answer.
             server = self._server_by_billing_id(billing_id)
@@ -196,18 +197,14 @@ class SynergyCPDriver(ProvisioningDriver):
             )
         return self._result(server, str(client["id"]), billing_id, request, adopted=False)
 
-    def _billing_id_for_new(self, external_id: str) -> int:
-        from core.provisioning.models import Service
-
-        try:
-            row = Service.objects.filter(uuid=uuid.UUID(str(external_id))).values("pk", "whmcs_id").first()
-        except ValueError:
-            row = None
-        if not row:
-            raise DriverError(f"Service {external_id} not found; SynergyCP needs its numeric id as the billing id.")
-        if row["whmcs_id"]:
-            return int(row["whmcs_id"])
-        return int(row["pk"]) + int(self.defaults.get("billing_id_offset") or 0)
+    @staticmethod
+    def _billing_id_for_new(request: ProvisionRequest) -> int:
+        if request.billing_id is None:
+            raise DriverError(
+                f"Service {request.external_id} came without its numeric billing id; "
+                "SynergyCP needs it to label the server (the lifecycle sets ProvisionRequest.billing_id)."
+            )
+        return int(request.billing_id)
 
     def _get_or_create_client(self, request: ProvisionRequest) -> dict:
         client = self.client.find_client_by_billing_id(request.customer_external_id)
@@ -376,9 +373,7 @@ class SynergyCPDriver(ProvisioningDriver):
         stored = (service.platform_data or {}).get("billing_id")
         if stored:
             return str(stored)
-        if service.whmcs_id:
-            return str(service.whmcs_id)
-        return str(service.pk + int(self.defaults.get("billing_id_offset") or 0))
+        return str(billing_id_for(service))
 
     def _server_id(self, service) -> str:
         if service.platform_service_id:

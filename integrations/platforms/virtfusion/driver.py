@@ -260,6 +260,8 @@ class VirtFusionDriver(ProvisioningDriver):
             username=username,
             credentials=credentials,
             adopted=adopted,
+            # VirtFusion chooses the root password itself: known only when the build answer carries it.
+            password_applied=False,
         )
 
     def _ensure_user(self, request: ProvisionRequest, existing: dict) -> tuple[int, str]:
@@ -300,18 +302,20 @@ class VirtFusionDriver(ProvisioningDriver):
                 if exc.status_code != 404:
                     raise
                 # The recorded server was deleted on the panel: fall through and create anew.
-        found = self._reconcile(user_id, marker, request.external_id)
+        found = self._reconcile(user_id, marker, request)
         if found:
             return found, True
         return self.client.create_server(self._server_body(request, user_id)), False
 
-    def _reconcile(self, user_id: int, marker: str, external_id: str) -> dict | None:
-        """The customer's server that an earlier attempt created, if it can be told apart safely."""
+    def _reconcile(self, user_id: int, marker: str, request: ProvisionRequest) -> dict | None:
+        """The customer's server that an earlier attempt created, if it can be told apart safely:
+        named with our marker, or the only unbuilt server that none of the customer's other
+        services (request.customer_services, terminated ones included) has recorded."""
         servers = self.client.list_user_servers(user_id)
         for server in servers:
             if server.get("name") == marker:
                 return self._full(server)
-        known = self._known_server_ids(external_id)
+        known = {str(other.platform_service_id) for other in request.customer_services if other.platform_service_id}
         candidates = []
         for server in servers:
             if str(server.get("id")) in known:
@@ -335,18 +339,6 @@ class VirtFusionDriver(ProvisioningDriver):
         if "built" in server and "name" in server:
             return server
         return self.client.get_server(int(server["id"]))
-
-    def _known_server_ids(self, external_id: str) -> set[str]:
-        from core.provisioning.models import Service
-
-        scope = {"connection_id": self.connection.pk} if self.connection.pk else {"connection__platform": self.platform}
-        rows = Service.objects.filter(**scope).exclude(platform_service_id="")
-        try:
-            rows = rows.exclude(uuid=uuidlib.UUID(str(external_id)))
-        except ValueError:
-            pass  # not one of our service uuids: nothing of its own to exclude
-        rows = rows.values_list("platform_service_id", flat=True)
-        return {str(r) for r in rows}
 
     def _server_body(self, request: ProvisionRequest, user_id: int) -> dict:
         settings = request.product_settings or {}

@@ -14,6 +14,7 @@ from core.provisioning.drivers import (
     AlreadyExists,
     BuildState,
     CapacityError,
+    CustomerService,
     DriverError,
     NotFound,
     PowerAction,
@@ -179,6 +180,7 @@ def test_create_makes_org_owner_subscription_and_website_for_a_new_customer(driv
     assert result.platform_data == {
         "org_id": ORG,
         "login_id": LOGIN,
+        "login_created": True,
         "member_id": MEMBER,
         "subscription_id": 123,
         "website_id": SITE,
@@ -216,17 +218,28 @@ def test_create_finds_the_customer_org_by_owner_email_across_pages(driver, api, 
     assert result.credentials == {}  # the existing login keeps its password
 
 
-def test_create_reuses_the_org_of_the_customers_other_service(driver, api, new_service, connection, product):
-    ServiceFactory(customer=new_service.customer, connection=connection, product=product, platform_customer_id=ORG)
+def test_create_reuses_the_org_of_the_customers_other_service(driver, api, new_service):
     customers = api.get(f"/orgs/{MO}/customers")
     api.get(f"/orgs/{ORG}/members").mock(return_value=ok("members_owner.json"))
     create_login = api.post("/logins")
     mock_subscription_and_site(api)
+    others = [CustomerService(platform_service_id="99", platform_customer_id=ORG)]
 
-    result = driver.create(make_request(new_service))
+    result = driver.create(make_request(new_service, customer_services=others))
 
     assert customers.call_count == 0 and create_login.call_count == 0
     assert result.platform_data["org_id"] == ORG and result.platform_data["login_id"] == LOGIN
+
+
+def test_create_does_not_reuse_the_org_of_a_terminated_service(driver, api, new_service):
+    routes = mock_new_customer(api)
+    mock_subscription_and_site(api)
+    others = [CustomerService(platform_service_id="99", platform_customer_id="gone-org", is_terminated=True)]
+
+    result = driver.create(make_request(new_service, customer_services=others))
+
+    assert routes["create_org"].call_count == 1
+    assert result.platform_customer_id == ORG
 
 
 def test_create_resumes_after_the_last_recorded_step(driver, api, new_service):
@@ -278,7 +291,9 @@ def test_validation_error_keeps_the_finished_steps_for_the_retry(driver, api, ne
     assert info.value.status_code == 400
     assert info.value.details["platform_data"]["subscription_id"] == 123
     new_service.refresh_from_db()
-    assert new_service.platform_data == {"org_id": ORG, "login_id": LOGIN, "member_id": MEMBER, "subscription_id": 123}
+    assert new_service.platform_data == {
+        "org_id": ORG, "login_id": LOGIN, "login_created": True, "member_id": MEMBER, "subscription_id": 123,
+    }  # fmt: skip
 
 
 def test_existing_login_is_linked_when_orchd_says_already_exists(driver, api, new_service):
@@ -598,9 +613,9 @@ def test_progress_is_reported_after_each_step_with_the_service_id_fields(driver,
 
     assert [sorted(r["platform_data"]) for r in reported] == [
         ["org_id"],
-        ["login_id", "org_id"],
-        ["login_id", "member_id", "org_id"],
-        ["login_id", "member_id", "org_id", "subscription_id"],
+        ["login_created", "login_id", "org_id"],
+        ["login_created", "login_id", "member_id", "org_id"],
+        ["login_created", "login_id", "member_id", "org_id", "subscription_id"],
     ]
     assert reported[-1]["platform_customer_id"] == ORG
     assert reported[-1]["platform_service_id"] == "123"

@@ -15,6 +15,7 @@ from core.provisioning.drivers import (
     NotFound,
     PowerAction,
     ProvisionRequest,
+    billing_id_for,
 )
 from integrations.platforms.synergycp.driver import SynergyCPDriver
 from tests.factories import PlatformConnectionFactory, ProductFactory, ServiceFactory
@@ -100,6 +101,8 @@ def make_request(service, **overrides) -> ProvisionRequest:
         "features": {"bandwidth_quota_gb": 10000},
         "config": {},
         "password": ROOT_PASSWORD,
+        # What the lifecycle passes (core's rule: WHMCS id when imported, else pk + offset).
+        "billing_id": billing_id_for(service),
     }
     fields.update(overrides)
     return ProvisionRequest(**fields)
@@ -207,12 +210,23 @@ def test_billing_id_offset_keeps_new_ids_clear_of_whmcs_ids(connection, api, new
     assert result.platform_data["billing_id"] == str(new_service.pk + 1_000_000)
 
 
-def test_create_without_a_matching_service_asks_for_its_billing_id(driver, api, new_service):
+def test_create_without_a_billing_id_is_refused_before_any_call(driver, api, new_service):
+    lookup = api.get("/server")
     provision = api.post("/server/provision")
 
-    with pytest.raises(DriverError, match="numeric id as the billing id"):
-        driver.create(make_request(new_service, external_id="not-a-service-uuid"))
-    assert provision.call_count == 0
+    with pytest.raises(DriverError, match="without its numeric billing id"):
+        driver.create(make_request(new_service, billing_id=None))
+    assert lookup.call_count == 0 and provision.call_count == 0
+
+
+def test_create_labels_the_server_with_the_billing_id_it_is_given(driver, api, new_service):
+    lookup = api.get("/server", params={"billing_id": "880001"}).mock(return_value=listed_with_billing_id(880001))
+    mock_entities(api)
+
+    result = driver.create(make_request(new_service, billing_id=880001))
+
+    assert lookup.call_count == 1
+    assert result.platform_data["billing_id"] == "880001"
 
 
 def test_client_uses_the_connection_timeout(driver):

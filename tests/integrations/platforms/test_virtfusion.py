@@ -12,6 +12,7 @@ import respx
 from core.provisioning.drivers import (
     BuildState,
     CapacityError,
+    CustomerService,
     DriverError,
     NotFound,
     PowerAction,
@@ -229,9 +230,10 @@ def test_create_timeout_is_a_retryable_driver_error_and_is_not_resent(respx_mock
     assert create.call_count == 1
 
 
+@pytest.mark.parametrize("is_terminated", [False, True])
 @respx.mock(base_url=API, assert_all_called=False)
-def test_create_does_not_adopt_an_unbuilt_server_another_service_owns(respx_mock, driver, request_, connection):
-    ServiceFactory(connection=connection, platform_service_id="412")
+def test_create_does_not_adopt_an_unbuilt_server_another_service_owns(respx_mock, driver, request_, is_terminated):
+    request_.customer_services = [CustomerService(platform_service_id="412", is_terminated=is_terminated)]
     respx_mock.get("/users/1234/byExtRelation").respond(200, json=load("user"))
     respx_mock.get("/servers/user/57").respond(200, json={"data": [server()["data"]]})
     create = respx_mock.post("/servers").respond(201, json=server(id=413))
