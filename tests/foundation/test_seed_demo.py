@@ -6,9 +6,35 @@ import io
 import pytest
 from django.apps import apps
 from django.core.management import call_command
+from django.db import models
 
-from core.billing.models import Invoice, Payment
+from core import clock
+from core.billing.models import Invoice, Payment, PendingPolicyAction
 from core.provisioning.models import Service
+
+# Dates that are about the future by nature: the end of the period paid for, when an invoice
+# falls due, when a retry or the sandbox panel's simulated build is scheduled.
+SCHEDULED_FIELDS = {"current_period_end", "period_end", "due_date", "trial_end", "expires_at", "run_after",
+                    "next_charge_attempt_at", "ready_at"}  # fmt: skip
+
+
+def _future_timestamps() -> list[str]:
+    """`model.field (count)` for every stored date or time after now, scheduled fields aside."""
+    now, today = clock.now(), clock.today()
+    found = []
+    for model in apps.get_models():
+        for field in model._meta.concrete_fields:
+            if field.name in SCHEDULED_FIELDS:
+                continue
+            if isinstance(field, models.DateTimeField):
+                count = model.objects.filter(**{f"{field.name}__gt": now}).count()
+            elif isinstance(field, models.DateField):
+                count = model.objects.filter(**{f"{field.name}__gt": today}).count()
+            else:
+                continue
+            if count:
+                found.append(f"{model._meta.label}.{field.name} ({count})")
+    return found
 
 
 def _fingerprint() -> dict[str, tuple[int, str]]:
@@ -26,6 +52,13 @@ def _fingerprint() -> dict[str, tuple[int, str]]:
 def test_seed_demo_covers_every_state_and_is_idempotent():
     call_command("seed_demo", "--quiet", stdout=io.StringIO())
     first = _fingerprint()
+
+    # Orders placed "today" were paid 30 minutes later, which left paid/created/audit times ahead of now.
+    assert _future_timestamps() == []
+    held = PendingPolicyAction.objects.get(status=PendingPolicyAction.Status.PENDING)
+    assert held.action == PendingPolicyAction.Action.SUSPEND
+    assert held.service.status == Service.Status.ACTIVE
+    assert held.invoice.status == Invoice.Status.ISSUED and held.invoice.is_overdue
 
     assert {"draft", "issued", "paid", "void"} <= set(Invoice.objects.values_list("status", flat=True))
     assert any(invoice.is_overdue for invoice in Invoice.objects.filter(status="issued"))

@@ -7,6 +7,10 @@ the customer appears, so a second run leaves the database exactly as it was.
 The customer histories go through the same services as the product (place_order,
 record_payment, refund_payment, suspend_service, …), with the clock moved back so dates
 look lived-in. Platform work runs inline against the sandbox driver.
+
+Every history is played before `anchor` (a few hours before the real now): a demo order
+is paid 30 minutes after it is placed and refused or suspended within hours, so "today's"
+orders placed at the real now left paid, created and audited times in the future.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from core import clock, money
 
 FIXTURES = Path(settings.BASE_DIR) / "fixtures"
 CYCLES = ("monthly", "quarterly", "annual")
+# The latest step of a demo history is 2 hours after its order (refused); 3 hours keeps them all past.
+HISTORY_ENDS_BEFORE_NOW = dt.timedelta(hours=3)
 
 
 def _load(name: str) -> dict:
@@ -106,6 +112,7 @@ class Command(BaseCommand):
             raise CommandError("seed_demo creates known passwords; it refuses to run with DJANGO_ENV=production.")
         catalog = _load("demo_catalog.json")
         people = _load("demo_customers.json")
+        self.anchor = clock.now().replace(second=0, microsecond=0) - HISTORY_ENDS_BEFORE_NOW
         with _tasks_inline(), _quiet_notifications():
             with transaction.atomic():
                 self.seed_catalog(catalog)
@@ -240,7 +247,7 @@ class Command(BaseCommand):
 
         for row in rows:
             if not Announcement.objects.filter(title=row["title"]).exists():
-                published = clock.now().replace(microsecond=0) - dt.timedelta(days=row["days_ago"])
+                published = self._ago(row["days_ago"])
                 Announcement.objects.create(
                     title=row["title"], body=row["body"], is_published=True, published_at=published
                 )
@@ -267,25 +274,22 @@ class Command(BaseCommand):
             from core.billing.models import CreditEntry
             from core.billing.services.credit import add_credit
 
-            add_credit(
-                customer, Decimal(spec["credit"]["amount"]), reason=CreditEntry.Reason.MANUAL, actor=staff,
-                description=spec["credit"]["description"],
-            )  # fmt: skip
+            with clock.frozen_at(self.anchor):
+                add_credit(
+                    customer, Decimal(spec["credit"]["amount"]), reason=CreditEntry.Reason.MANUAL, actor=staff,
+                    description=spec["credit"]["description"],
+                )  # fmt: skip
         if spec.get("draft_invoice"):
             from core.billing.services.invoices import create_draft_invoice
 
             draft = spec["draft_invoice"]
-            create_draft_invoice(
-                customer,
-                lines=[
-                    {
-                        "description": draft["description"],
-                        "quantity": Decimal("1"),
-                        "unit_amount": Decimal(draft["amount"]),
-                    }
-                ],  # fmt: skip
-                notes="Demo: a draft staff have not issued yet.",
-            )
+            with clock.frozen_at(self.anchor):
+                create_draft_invoice(
+                    customer,
+                    lines=[{"description": draft["description"], "quantity": Decimal("1"),
+                            "unit_amount": Decimal(draft["amount"])}],
+                    notes="Demo: a draft staff have not issued yet.",
+                )  # fmt: skip
         return 1
 
     def play_order(self, customer, spec: dict, key: str, staff) -> None:
@@ -363,6 +367,33 @@ class Command(BaseCommand):
         if spec.get("cancel_at_period_end") and subscription is not None:
             with clock.frozen_at(later):
                 cancel_subscription(subscription, comment="Demo: switching to a bigger plan next month")
+        if spec.get("overdue_invoice") and subscription is not None:
+            self.play_overdue_invoice(subscription, spec["overdue_invoice"])
+
+    def play_overdue_invoice(self, subscription, spec: dict) -> None:
+        """An unpaid add-on invoice on the subscription, overdue by `days_overdue` at the anchor; with
+        `hold_policy_action` the suspension policy then runs with a zero blast-radius limit, so the
+        suspension it plans is held for staff approval (Billing › held policy actions) instead of run."""
+        from core.billing.services.invoices import create_draft_invoice, issue_invoice
+        from core.billing.services.suspension import apply_suspension_policy
+
+        due = self.anchor - dt.timedelta(days=spec["days_overdue"])
+        with clock.frozen_at(due - dt.timedelta(days=7)):
+            draft = create_draft_invoice(
+                subscription.customer, subscription=subscription,
+                lines=[{"description": spec["description"], "quantity": Decimal("1"),
+                        "unit_amount": Decimal(spec["amount"]), "subscription": subscription}],
+            )  # fmt: skip
+            issue_invoice(draft, due_date=due.date())
+        if not spec.get("hold_policy_action"):
+            return
+        saved = settings.BILLING
+        settings.BILLING = {**saved, "BLAST_RADIUS_MAX_COUNT": 0}
+        try:
+            with clock.frozen_at(self.anchor):
+                apply_suspension_policy()
+        finally:
+            settings.BILLING = saved
 
     @staticmethod
     def _clear_faults(connection) -> None:
@@ -372,10 +403,9 @@ class Command(BaseCommand):
             connection.defaults = defaults
             connection.save(update_fields=["defaults"])
 
-    @staticmethod
-    def _ago(days: int) -> dt.datetime:
-        # Whole minutes keep dates readable in the admin.
-        return clock.now().replace(second=0, microsecond=0) - dt.timedelta(days=days)
+    def _ago(self, days: int) -> dt.datetime:
+        # Whole minutes (from the anchor) keep dates readable in the admin.
+        return self.anchor - dt.timedelta(days=days)
 
     # --- output ------------------------------------------------------------------------------
 
