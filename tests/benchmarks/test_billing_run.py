@@ -53,7 +53,10 @@ def _seed():
     TaxRate.objects.create(name="Sales tax 7%", country="US", region="", rate=Decimal("7.000"))
     TaxRate.objects.create(name="VAT 20%", country="GB", region="", rate=Decimal("20.000"))
     prices = [PriceFactory(currency=usd, amount=Decimal(a)) for a in ("5.00", "12.50", "20.00", "49.99")]
-    start, end = dt.datetime(2026, 1, 1, tzinfo=dt.UTC), dt.datetime(2026, 2, 1, tzinfo=dt.UTC)
+    # Subscriptions start at any second of the day, so periods end at distinct moments within the
+    # renewal window (2026-01-26 .. 2026-01-31 for 100k; the run's horizon is 2026-02-01 06:00).
+    first_end = dt.datetime(2026, 1, 26, tzinfo=dt.UTC)
+    step = dt.timedelta(seconds=max(1, 500_000 // max(SUBSCRIPTIONS, 1)))
     customers_needed = -(-SUBSCRIPTIONS // PER_CUSTOMER)
     made = 0
     for offset in range(0, customers_needed, 5000):
@@ -71,8 +74,10 @@ def _seed():
                 if made == SUBSCRIPTIONS:
                     break
                 price = prices[(i + k) % len(prices)]
+                end = first_end + step * made
                 subs.append(Subscription(customer=customer, price=price, currency=usd, cycle="monthly",
-                                         amount=price.amount, current_period_start=start, current_period_end=end))  # fmt: skip
+                                         amount=price.amount, current_period_start=end - dt.timedelta(days=31),
+                                         current_period_end=end))  # fmt: skip
                 made += 1
         Subscription.objects.bulk_create(subs, batch_size=5000)
         # One customer in 200 has credit that the run applies to their first renewal (when they opted in).

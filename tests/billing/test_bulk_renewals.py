@@ -4,6 +4,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from dateutil.relativedelta import relativedelta
 
 from core import clock
 from core.billing.models import Coupon, Invoice, TaxRate
@@ -143,3 +144,27 @@ def test_awkward_text_survives_the_row_writer(subscribed):
     assert invoice.billing_details["city"] == "Zürich ☃"
     assert invoice.lines.get().description.startswith("Plan 50% off; DROP TABLE x; -- 'q': 2026-02-01")
     assert invoice.snapshot_hash == invoice.compute_snapshot_hash()
+
+
+def test_subscriptions_of_one_plan_keep_their_own_periods(subscribed):
+    """Pricing is shared per plan; each invoice still covers its own subscription's next period."""
+    price = PriceFactory(amount=D("20.00"))
+    customer = CustomerFactory(currency=price.currency, auto_apply_credit=False)
+    ends = [
+        dt.datetime(2026, 1, 28, 9, 15, 7, tzinfo=dt.UTC),
+        dt.datetime(2026, 1, 31, 23, 59, 59, tzinfo=dt.UTC),  # next period ends on 28 February
+        dt.datetime(2026, 1, 28, 9, 15, 7, tzinfo=dt.UTC),
+    ]
+    subs = [
+        subscribed(customer=customer, price=price, start=end - dt.timedelta(days=31), end=end, payment_method=None)
+        for end in ends
+    ]
+    _renew()
+    for sub in subs:
+        line = Invoice.objects.get(subscription=sub).lines.get()
+        start = sub.current_period_end
+        end = start + relativedelta(months=1)
+        assert (line.period_start, line.period_end) == (start, end)
+        assert line.description == f"{price.product.name}: {start:%Y-%m-%d} to {end:%Y-%m-%d} (Monthly)"
+    assert Invoice.objects.get(subscription=subs[1]).lines.get().period_end.date() == dt.date(2026, 2, 28)
+    assert check_invoices() == []

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal
 
 from django.conf import settings
@@ -40,7 +40,7 @@ from core.billing.services.invoices import (
     issue_invoices_in_bulk,
     price_lines,
 )
-from core.billing.services.subscriptions import period_after, roll_subscription_period
+from core.billing.services.subscriptions import add_cycles, period_after, roll_subscription_period
 from core.billing.services.tax import customer_tax_details, get_tax_calculator, tax_cache_key
 from core.catalog.models import Price, Product
 
@@ -144,11 +144,11 @@ def renewal_line_specs(sub: Subscription, overage: list) -> list[dict]:
 
 
 def period_line_specs(sub: Subscription) -> list[dict]:
-    """The next period's line and its coupon discount (the same for every subscription of a plan and period)."""
+    """The next period's line and its coupon discount."""
     start, end = period_after(sub)
     product = sub.price.product
     specs = [{
-        "description": f"{product.name}: {start:%Y-%m-%d} to {end:%Y-%m-%d} ({sub.get_cycle_display()})",
+        "description": period_line_description(product.name, start, end, sub.cycle),
         "unit_amount": sub.amount, "amount": sub.amount, "product": product, "subscription": sub,
         "period_start": start, "period_end": end,
     }]  # fmt: skip
@@ -156,6 +156,13 @@ def period_line_specs(sub: Subscription) -> list[dict]:
         # A redeemed coupon keeps its cycles even if it expires or is deactivated for new customers.
         specs += coupon_service.discount_lines(sub.coupon, specs[:1], sub.currency_id)
     return specs
+
+
+_CYCLE_LABELS = dict(Subscription._meta.get_field("cycle").flatchoices)
+
+
+def period_line_description(product_name: str, start: dt.datetime, end: dt.datetime, cycle: str) -> str:
+    return f"{product_name}: {start:%Y-%m-%d} to {end:%Y-%m-%d} ({_CYCLE_LABELS.get(cycle, cycle)})"
 
 
 def _coupon_applies(coupon_id, cycles_remaining) -> bool:
@@ -176,17 +183,20 @@ def overage_line_specs(sub: Subscription, overage: list) -> list[dict]:
 
 
 class RenewalPricer:
-    """Priced renewal lines per subscription row, computed once per distinct (plan, amount, period, coupon,
-    tax treatment) for the whole run: a fleet of 100,000 subscriptions has a few dozen of those.
+    """Priced renewal lines per subscription row, computed once per distinct (plan, amount, coupon, tax
+    treatment) for the whole run: a fleet of 100,000 subscriptions has a few dozen of those.
 
-    Rows with pending overage are priced on their own. Calculators that do not declare what they read
-    (tax.tax_cache_key is None) are asked for every invoice.
+    The period is not part of the key (subscriptions start at any second, so nearly every row has its
+    own): the cached lines are priced once and each row gets its own period dates and description on
+    the period line. Rows with pending overage are priced on their own. Calculators that do not declare
+    what they read (tax.tax_cache_key is None) are asked for every invoice.
     """
+
+    MAX_ENTRIES = 5000  # bounded even for a fleet where every row is different
 
     def __init__(self, calculator):
         self.calculator = calculator
         self.coupons: dict[int, Coupon] = {}
-        self._periods: dict[tuple, list[dict]] = {}
         self._priced: dict[tuple, tuple] = {}
 
     def load_coupons(self, coupon_ids: set[int]) -> None:
@@ -208,25 +218,30 @@ class RenewalPricer:
 
     def price(self, row, details: dict, overage: list) -> tuple[tuple[FrozenLine, ...], Totals]:
         coupon = row.coupon_id if _coupon_applies(row.coupon_id, row.coupon_cycles_remaining) else None
-        plan = (row.price__product_id, row.price__product__name, row.currency_id, row.cycle, row.amount,
-                row.current_period_end, coupon)  # fmt: skip
+        plan = (row.price__product_id, row.price__product__name, row.currency_id, row.cycle, row.amount, coupon)
         tax_key = tax_cache_key(self.calculator, details)
         key = None if overage or tax_key is None else (plan, tax_key)
-        if key is not None and (hit := self._priced.get(key)) is not None:
-            return hit
-        specs = self._periods.get(plan)
-        if specs is None:
-            specs = self._periods[plan] = period_line_specs(self._stub(row))
-        if overage:
-            specs = specs + overage_line_specs(self._stub(row), overage)
-        lines = [build_line(row.currency_id, spec, pos) for pos, spec in enumerate(specs)]
-        totals = price_lines(lines, details, row.currency_id, self.calculator)
-        priced = (freeze_lines(lines), totals)
-        if key is not None:
-            if len(self._priced) > 50_000:  # bounded even for a fleet where every row is different
-                self._priced.clear()
-            self._priced[key] = priced
-        return priced
+        if key is None or (priced := self._priced.get(key)) is None:
+            stub = self._stub(row)
+            specs = period_line_specs(stub) + overage_line_specs(stub, overage)
+            lines = [build_line(row.currency_id, spec, pos) for pos, spec in enumerate(specs)]
+            totals = price_lines(lines, details, row.currency_id, self.calculator)
+            priced = (freeze_lines(lines), totals)
+            if key is not None:
+                if len(self._priced) >= self.MAX_ENTRIES:
+                    self._priced.clear()
+                self._priced[key] = priced
+            return priced
+        lines, totals = priced
+        start = row.current_period_end
+        if lines[0].period_start == start:  # cached from a row of the same period
+            return priced
+        end = add_cycles(start, row.cycle)
+        period_line = replace(
+            lines[0], period_start=start, period_end=end,
+            description=period_line_description(row.price__product__name, start, end, row.cycle),
+        )  # fmt: skip
+        return (period_line, *lines[1:]), totals
 
 
 def _renew_batch(ids: list[int], now: dt.datetime, calculator, summary: RunSummary, pricer=None) -> list[int]:
