@@ -188,6 +188,7 @@ def test_create_makes_org_owner_subscription_and_website_for_a_new_customer(driv
     assert result.state == BuildState.BUILDING
     assert result.credentials == {"username": "jane@example.com", "password": PASSWORD}
     assert result.adopted is False
+    assert result.password_applied is True
     new_service.refresh_from_db()
     assert new_service.platform_data["website_id"] == SITE
     assert new_service.platform_customer_id == ORG
@@ -216,6 +217,7 @@ def test_create_finds_the_customer_org_by_owner_email_across_pages(driver, api, 
     assert result.platform_data["org_id"] == ORG
     assert result.platform_data["member_id"] == MEMBER
     assert result.credentials == {}  # the existing login keeps its password
+    assert result.password_applied is False
 
 
 def test_create_reuses_the_org_of_the_customers_other_service(driver, api, new_service):

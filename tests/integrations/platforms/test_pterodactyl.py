@@ -196,6 +196,45 @@ def test_create_colliding_on_external_id_looks_the_server_up_and_adopts_it(respx
 
 
 @respx.mock(assert_all_called=False)
+def test_new_server_for_an_existing_panel_user_says_our_password_was_not_applied(respx_mock, driver, request_):
+    respx_mock.get(f"{APP}/servers/external/{SERVICE_UUID}").respond(404, json=load("error_not_found"))
+    respx_mock.get(f"{APP}/users/external/1234").respond(200, json=load("user"))
+    respx_mock.get(f"{APP}/nests/1/eggs/5").respond(200, json=load("egg"))
+    create_user = respx_mock.post(f"{APP}/users")
+    respx_mock.post(f"{APP}/servers").respond(201, json=server())
+
+    result = driver.create(request_)
+
+    assert not create_user.called
+    assert result.adopted is False
+    assert result.password_applied is False
+    assert "password" not in result.credentials
+
+
+@respx.mock(assert_all_called=False)
+def test_failure_after_creating_the_user_hands_back_the_user_for_the_retry(respx_mock, driver, request_):
+    mock_lookups_none(respx_mock)
+    respx_mock.post(f"{APP}/users").respond(201, json=load("user"))
+    respx_mock.post(f"{APP}/servers").respond(400, json=load("error_no_viable_node"))
+
+    with pytest.raises(CapacityError) as failure:
+        driver.create(request_)
+
+    assert failure.value.details["platform_customer_id"] == "42"
+    assert failure.value.details["platform_data"] == {"user_id": 42, "user_created": True}
+
+    # The retry finds that user again; our password is still its password.
+    respx_mock.get(f"{APP}/users/42").respond(200, json=load("user"))
+    respx_mock.post(f"{APP}/servers").respond(201, json=server())
+    request_.existing = failure.value.details["platform_data"]
+
+    result = driver.create(request_)
+
+    assert result.password_applied is True
+    assert result.credentials["password"] == PASSWORD
+
+
+@respx.mock(assert_all_called=False)
 def test_validation_error_becomes_a_driver_error_with_the_panel_message(respx_mock, driver, request_):
     mock_lookups_none(respx_mock)
     respx_mock.post(f"{APP}/users").respond(201, json=load("user"))
