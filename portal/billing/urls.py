@@ -7,6 +7,7 @@ from . import views
 urlpatterns = [
     path("billing/invoices/", views.invoice_list, name="invoice_list"),
     path("billing/invoices/<uuid:uuid>/", views.invoice_detail, name="invoice_detail"),
+    path("billing/invoices/<uuid:uuid>/pdf/", views.invoice_pdf, name="invoice_pdf"),
     path("billing/invoices/<uuid:uuid>/pay/", views.invoice_pay, name="invoice_pay"),
     path("billing/invoices/<uuid:uuid>/pay/confirm/", views.invoice_pay_confirm, name="invoice_pay_confirm"),
     path("billing/methods/", views.payment_methods, name="payment_methods"),

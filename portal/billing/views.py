@@ -6,7 +6,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ImproperlyConfigured
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -55,6 +55,21 @@ def invoice_detail(request, uuid):
         "portal/billing/invoice_detail.html",
         {"invoice": invoice, "lines": invoice.lines.all(), "payments": payments},
     )
+
+
+DOWNLOADABLE = (Invoice.Status.ISSUED, Invoice.Status.PAID, Invoice.Status.VOID)
+
+
+@_portal
+def invoice_pdf(request, uuid):
+    """The customer's own invoice as PDF, rendered from its frozen snapshot (drafts and others' invoices: 404)."""
+    from core.billing.services.pdf import invoice_filename, render_invoice_pdf
+
+    invoice = get_own_or_404(Invoice.objects.filter(status__in=DOWNLOADABLE), request, uuid=uuid)
+    response = HttpResponse(render_invoice_pdf(invoice), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{invoice_filename(invoice)}"'
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 @_portal
