@@ -7,3 +7,4 @@ class OTPUnfoldAdminSite(AdminSiteOTPRequiredMixin, UnfoldAdminSite):
 
     site_header = "EZSCALE Backoffice"
     site_title = "EZSCALE Backoffice"
+    index_title = "Dashboard"

@@ -234,6 +234,34 @@ class InvoiceLineInline(TabularInline):
         return (obj is None or not obj.is_frozen) and super().has_delete_permission(request, obj)
 
 
+def tax_breakdown_table(invoice: Invoice) -> str:
+    """The invoice's frozen tax breakdown as a small Unfold table: rate name, rate, taxable amount, tax."""
+    from django.template.loader import render_to_string
+    from django.utils.html import format_html
+
+    from core.billing.services.pdf import format_rate
+
+    rows = invoice.tax_breakdown or []
+    if not rows:
+        if invoice.reverse_charge:
+            return "No tax charged: reverse charge."
+        return "No tax charged." if invoice.is_frozen else "Calculated when the invoice is issued."
+    right = "text-right whitespace-nowrap"
+    table = {
+        "headers": ["Rate name", {"content": "Rate", "class": right}, {"content": "Taxable amount", "class": right},
+                    {"content": "Tax", "class": right}],
+        "rows": [
+            [row.get("name") or "Tax", {"content": f"{format_rate(row['rate'])}%", "class": right},
+             {"content": money(Decimal(row["base"]), invoice.currency), "class": right},
+             {"content": money(Decimal(row["tax"]), invoice.currency), "class": right}]
+            for row in rows
+        ],
+    }  # fmt: skip
+    return format_html(
+        '<div class="max-w-2xl">{}</div>', render_to_string("unfold/components/table.html", {"table": table})
+    )
+
+
 def invoice_actions_for(invoice: Invoice) -> set[str]:
     """Names of the detail actions that apply to an invoice in its current state."""
     if invoice.kind == Invoice.Kind.CREDIT_NOTE:
@@ -298,11 +326,11 @@ class InvoiceAdmin(CustomerColumnMixin, SimpleHistoryAdmin, ExportMixin, ModelAd
             "Totals",
             {
                 "fields": (
-                    "subtotal",
-                    "discount_total",
-                    "tax_total",
-                    "total",
-                    "tax_breakdown",
+                    "subtotal_cell",
+                    "discount_total_cell",
+                    "tax_total_cell",
+                    "total_cell",
+                    "tax_breakdown_table",
                     "reverse_charge",
                     "tax_note",
                 )
@@ -312,9 +340,9 @@ class InvoiceAdmin(CustomerColumnMixin, SimpleHistoryAdmin, ExportMixin, ModelAd
             "Payment state",
             {
                 "fields": (
-                    "amount_paid",
-                    "credit_applied",
-                    "amount_refunded",
+                    "amount_paid_cell",
+                    "credit_applied_cell",
+                    "amount_refunded_cell",
                     "amount_due_cell",
                     "charge_attempts",
                     "next_charge_attempt_at",
@@ -458,6 +486,35 @@ class InvoiceAdmin(CustomerColumnMixin, SimpleHistoryAdmin, ExportMixin, ModelAd
     @display(description="Amount due")
     def amount_due_cell(self, obj):
         return money(obj.amount_due, obj.currency)
+
+    # The stored totals, each with its currency (the bare fields read "12.50" with no currency).
+    @display(description="Subtotal")
+    def subtotal_cell(self, obj):
+        return money(obj.subtotal, obj.currency)
+
+    @display(description="Discounts")
+    def discount_total_cell(self, obj):
+        return money(obj.discount_total, obj.currency)
+
+    @display(description="Tax")
+    def tax_total_cell(self, obj):
+        return money(obj.tax_total, obj.currency)
+
+    @display(description="Amount paid")
+    def amount_paid_cell(self, obj):
+        return money(obj.amount_paid, obj.currency)
+
+    @display(description="Credit applied")
+    def credit_applied_cell(self, obj):
+        return money(obj.credit_applied, obj.currency)
+
+    @display(description="Amount refunded")
+    def amount_refunded_cell(self, obj):
+        return money(obj.amount_refunded, obj.currency)
+
+    @display(description="Tax breakdown")
+    def tax_breakdown_table(self, obj):
+        return tax_breakdown_table(obj)
 
 
 # --- Payments and credit ----------------------------------------------------------------
