@@ -173,7 +173,7 @@ def ptero_product(real_platforms):
     )
 
 
-def mock_ptero_panel(api, *, user_exists: bool):
+def mock_ptero_panel(api, *, user_exists: bool, users_by_email: dict | None = None):
     app = ptero_mocks.APP
     api.get(url__regex=rf"{re.escape(app)}/servers/external/.+").respond(404, json=ptero_mocks.load("error_not_found"))
     user_lookup = api.get(url__regex=rf"{re.escape(app)}/users/external/\d+")
@@ -181,7 +181,7 @@ def mock_ptero_panel(api, *, user_exists: bool):
         user_lookup.respond(200, json=ptero_mocks.load("user"))
     else:
         user_lookup.respond(404, json=ptero_mocks.load("error_not_found"))
-        api.get(f"{app}/users").respond(200, json=ptero_mocks.load("users_empty"))
+        api.get(f"{app}/users").respond(200, json=users_by_email or ptero_mocks.load("users_empty"))
     api.get(f"{app}/nests/1/eggs/5").respond(200, json=ptero_mocks.load("egg"))
     api.get(f"{app}/users/42").respond(200, json=ptero_mocks.load("user"))
     return {
@@ -261,3 +261,25 @@ def test_retry_after_a_failed_server_create_knows_the_panel_user_it_created_has_
     assert routes["update_user"].call_count == 0  # no reset: the user has the password we sent
     assert service.status == "active" and service.credentials["password"] == sent
     assert len(ready_emails()) == 1
+
+
+def test_a_panel_user_taken_by_someone_else_fails_the_service_for_staff_instead_of_adopting(
+    ptero_product, django_capture_on_commit_callbacks
+):
+    subscription, item = paid_item(ptero_product)
+    someone_else = ptero_mocks.load("user")
+    someone_else["attributes"].update(external_id="999", email=subscription.customer.user.email)
+    listed = {**ptero_mocks.load("users_empty"), "data": [someone_else]}
+    with respx.mock(assert_all_called=False) as api:
+        routes = mock_ptero_panel(api, user_exists=False, users_by_email=listed)
+
+        with django_capture_on_commit_callbacks(execute=True):
+            service = create_service(subscription, item)
+            run_due_jobs()
+        service.refresh_from_db()
+
+    assert routes["create_user"].call_count == 0 and routes["create_server"].call_count == 0
+    assert service.status == "failed"
+    assert "belongs to external id 999" in service.last_error
+    assert not ProvisioningJob.objects.filter(service=service, action="poll").exists()
+    assert not ready_emails()

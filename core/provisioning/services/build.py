@@ -135,6 +135,12 @@ def run_create(job: ProvisioningJob) -> None:
         driver = drivers.get_driver(service.connection)
         result = jobs.call_platform(job, request, lambda: driver.create(request))
     except drivers.AlreadyExists as exc:
+        service.refresh_from_db(fields=["platform_service_id", "platform_customer_id"])
+        if not ((exc.details or {}).get("platform_service_id") or service.platform_service_id):
+            # Nothing names the existing resource as ours (e.g. the email belongs to another
+            # panel user): a conflict for staff to resolve, not something to adopt.
+            retry_or_fail(job, exc)
+            return
         result = _adopted(service, exc)
     except drivers.CapacityError as exc:
         save_platform_ids(service.pk, exc.details)
