@@ -491,8 +491,10 @@ class _RowWriter:
 
     `columns` vary per row and are prepared by their model fields; `constants` are the same for
     every row; every other concrete field gets its default, as Model() would give it.
-    mysqlclient quotes parameters one Python call each (~1.7 us), so constants that are NULL, a
-    number or the empty string are written into the statement instead of being sent per row.
+    Constants that are NULL, a number or the empty string are written into the statement instead
+    of being sent per row. On MySQL/MariaDB, mysqlclient interpolates parameters on the client with
+    one Python call per value (Connection.literal, ~1.7 us); `_insert_mysql` applies that same
+    quoting once per distinct value of a column instead (a batch repeats most of its values).
     """
 
     ROWS_PER_STATEMENT = 500
@@ -522,6 +524,7 @@ class _RowWriter:
                 placeholders.append("%s")
                 self.constant_params.append(value)
         self.constant_params = tuple(self.constant_params)
+        self.constant_placeholders = placeholders[len(columns) :]
         quote = self.connection.ops.quote_name
         names = ", ".join(quote(fields[n].column) for n in [*columns, *rest])
         # Table and column names come from the model's _meta; values are parameters or the literals above.
@@ -560,6 +563,11 @@ class _RowWriter:
 
     def insert(self, rows: list[tuple]) -> None:
         """Insert rows prepared by `prepare`."""
+        if not rows:
+            return
+        if self.connection.vendor == "mysql":
+            self._insert_mysql(rows)
+            return
         tail = self.constant_params
         per_row = (len(rows[0]) if rows else 1) + len(tail)
         # SQLite caps the parameters of one statement; MySQL/MariaDB only the packet size.
@@ -569,6 +577,33 @@ class _RowWriter:
                 chunk = rows[start : start + size]
                 params = [v for row in chunk for v in (row + tail)] if tail else [v for row in chunk for v in row]
                 cursor.execute(self.head + ", ".join([self.row_sql] * len(chunk)), params)
+
+    def _insert_mysql(self, rows: list[tuple]) -> None:
+        self.connection.ensure_connection()
+        literal = self.connection.connection.literal  # the driver's own quoting, as for parameters
+        params = iter(self.constant_params)
+        tail = b"".join(b"," + (literal(next(params)) if p == "%s" else p.encode()) for p in self.constant_placeholders)
+        memos: list[dict] = [{} for _ in self.columns]
+
+        def render(row: tuple) -> bytes:
+            out = []
+            for memo, value in zip(memos, row, strict=True):
+                if value is None:
+                    out.append(b"NULL")
+                elif value.__class__ is int:
+                    out.append(b"%d" % value)
+                else:
+                    quoted = memo.get(value)
+                    if quoted is None:
+                        quoted = memo[value] = literal(value)
+                    out.append(quoted)
+            return b"(" + b",".join(out) + tail + b")"
+
+        head = self.head.encode()
+        with self.connection.cursor() as cursor:
+            for start in range(0, len(rows), self.ROWS_PER_STATEMENT):
+                # No parameters: mysqlclient then sends the statement as it is (no %-interpolation).
+                cursor.execute(head + b",".join(render(row) for row in rows[start : start + self.ROWS_PER_STATEMENT]))
 
 
 _INVOICE_COLUMNS = [
