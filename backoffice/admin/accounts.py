@@ -7,8 +7,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.models import Group
-from django.db.models import Count, Sum
-from django.utils.html import format_html_join
+from django.db.models import Count
 from django_otp_webauthn.admin import WebAuthnCredentialAdmin
 from django_otp_webauthn.settings import app_settings as webauthn_settings
 from hijack.contrib.admin import HijackUserAdminMixin
@@ -24,6 +23,7 @@ from core.accounts.models import ApiToken, Customer, User
 from core.billing.models import CreditEntry, Invoice, Payment, Subscription
 from core.provisioning.models import Service
 
+from ..customer_summary import customer_summary
 from ..resources import FORMATS, CustomerResource
 from .base import (
     CUSTOMER_STATUS,
@@ -238,7 +238,9 @@ class CustomerAdmin(HijackUserAdminMixin, SimpleHistoryAdmin, ImportExportModelA
     list_filter_submit = True
     search_fields = ("company", "user__email", "user__first_name", "user__last_name", "phone", "vat_id")
     autocomplete_fields = ("user", "currency")
-    readonly_fields = ("credit_balance", "lifetime_paid", "created_at", "updated_at")
+    readonly_fields = ("created_at", "updated_at")
+    # Balances, MRR, services and renewals sit above the form (backoffice/customer_summary.py).
+    change_form_outer_before_template = "admin/accounts/customer/summary.html"
     inlines = (
         CustomerServiceInline,
         CustomerSubscriptionInline,
@@ -247,7 +249,7 @@ class CustomerAdmin(HijackUserAdminMixin, SimpleHistoryAdmin, ImportExportModelA
         CustomerCreditInline,
     )
     fieldsets = (
-        (None, {"fields": ("user", "company", "phone", "status", "currency", "credit_balance", "lifetime_paid")}),
+        (None, {"fields": ("user", "company", "phone", "status", "currency")}),
         (
             "Billing address",
             {
@@ -289,6 +291,11 @@ class CustomerAdmin(HijackUserAdminMixin, SimpleHistoryAdmin, ImportExportModelA
     def get_hijack_user(self, obj):
         return obj.user
 
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and obj.pk:
+            context["customer_summary"] = customer_summary(obj)
+        return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
+
     def has_delete_permission(self, request, obj=None):
         # Customers carry money history (PROTECT foreign keys); close them with a status instead.
         return False
@@ -304,48 +311,6 @@ class CustomerAdmin(HijackUserAdminMixin, SimpleHistoryAdmin, ImportExportModelA
     @display(description="Services", ordering="n_services")
     def service_count(self, obj):
         return obj.n_services
-
-    @display(description="Credit balance")
-    def credit_balance(self, obj):
-        if obj.pk is None:
-            return "—"
-        rows = (
-            CreditEntry.objects.filter(customer=obj)
-            .values("currency_id", "currency__exponent")
-            .annotate(total=Sum("amount"))
-            .order_by("currency_id")
-        )
-        if not rows:
-            return money(0, obj.currency)
-        return format_html_join(
-            ", ", "{}", ((money(r["total"], _Cur(r["currency_id"], r["currency__exponent"])),) for r in rows)
-        )
-
-    @display(description="Paid to date")
-    def lifetime_paid(self, obj):
-        if obj.pk is None:
-            return "—"
-        rows = (
-            Payment.objects.filter(customer=obj, status=Payment.Status.SUCCEEDED)
-            .values("currency_id", "currency__exponent", "kind")
-            .annotate(total=Sum("amount"))
-        )
-        totals: dict[tuple[str, int], object] = {}
-        for r in rows:
-            key = (r["currency_id"], r["currency__exponent"])
-            signed = r["total"] if r["kind"] == Payment.Kind.PAYMENT else -r["total"]
-            totals[key] = totals.get(key, 0) + signed
-        if not totals:
-            return money(0, obj.currency)
-        return ", ".join(money(total, _Cur(*key)) for key, total in sorted(totals.items()))
-
-
-class _Cur:
-    """The two attributes money() reads, from an aggregate row."""
-
-    def __init__(self, code: str, exponent: int):
-        self.code = code
-        self.exponent = exponent
 
 
 class ApiTokenForm(forms.ModelForm):
