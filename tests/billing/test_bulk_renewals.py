@@ -8,7 +8,7 @@ from dateutil.relativedelta import relativedelta
 
 from core import clock
 from core.billing.models import Coupon, Invoice, TaxRate
-from core.billing.services import billing_run, invoices
+from core.billing.services import billing_run, bulk_invoices, invoices
 from core.billing.services.integrity import check_invoices
 from tests.factories import CustomerFactory, PriceFactory
 
@@ -126,7 +126,7 @@ def test_coupon_cycles_count_down_per_subscription_in_one_batch(subscribed):
 @pytest.mark.django_db(transaction=True)
 def test_bulk_issue_needs_the_transaction_that_took_the_numbers():
     with pytest.raises(RuntimeError, match="inside the transaction"):
-        invoices.issue_invoices_in_bulk(
+        bulk_invoices.issue_invoices_in_bulk(
             [], numbers=[], series="invoice", issue_date=dt.date(2026, 1, 25), purpose="renewal", change_reason="x"
         )
 

@@ -31,15 +31,8 @@ from core.audit.services import record
 from core.billing.models import Coupon, CreditEntry, Invoice, InvoiceLine, Subscription
 from core.billing.services import coupons as coupon_service
 from core.billing.services import dunning, numbering, suspension
-from core.billing.services.invoices import (
-    BulkInvoice,
-    FrozenLine,
-    Totals,
-    build_line,
-    freeze_lines,
-    issue_invoices_in_bulk,
-    price_lines,
-)
+from core.billing.services.bulk_invoices import BulkInvoice, FrozenLine, freeze_lines, issue_invoices_in_bulk
+from core.billing.services.invoices import Totals, build_line, price_lines
 from core.billing.services.subscriptions import add_cycles, period_after, roll_subscription_period
 from core.billing.services.tax import customer_tax_details, get_tax_calculator, tax_cache_key
 from core.catalog.models import Price, Product
