@@ -15,10 +15,11 @@ APT_PACKAGES=(
 log() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[1;31mxx\033[0m %s\n' "$*" >&2; exit 1; }
 
+# ensure_apt_packages [extra packages...]: installs APT_PACKAGES plus the extras, only those missing.
 ensure_apt_packages() {
   command -v dpkg-query >/dev/null 2>&1 || { log "not a Debian system: skipping apt packages"; return 0; }
   local missing=() pkg
-  for pkg in "${APT_PACKAGES[@]}"; do
+  for pkg in "${APT_PACKAGES[@]}" "$@"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
   done
   [ ${#missing[@]} -eq 0 ] && return 0

@@ -10,7 +10,13 @@
 set -euo pipefail
 source "$(dirname "$0")/_setup.sh"
 
-ensure_apt_packages
+# Browser tests (tests/e2e) drive Debian's chromium through Playwright; never a downloaded browser.
+# SKIP_BROWSER_INSTALL=1 skips installing it (those tests then skip with a reason).
+if [ "${SKIP_BROWSER_INSTALL:-0}" = "1" ]; then
+  ensure_apt_packages
+else
+  ensure_apt_packages chromium
+fi
 ensure_venv requirements-dev.txt
 
 workers="${PYTEST_WORKERS:-auto}"
