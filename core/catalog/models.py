@@ -20,7 +20,7 @@ class Currency(models.Model):
     # Units of this currency per one unit of the reporting currency (settings.DEFAULT_CURRENCY);
     # maintained by staff and used only by reports that add currencies.
     exchange_rate = models.DecimalField(max_digits=18, decimal_places=8, default=Decimal("1"))
-    is_active = models.BooleanField(default=True)
+    is_active = models.BooleanField("Active", default=True)
 
     class Meta:
         verbose_name_plural = "currencies"
@@ -100,16 +100,18 @@ class Product(models.Model):
     )
     platform_settings = models.JSONField(default=dict, blank=True)
     # Features shown to customers and passed to the platform.
-    cpu_cores = models.PositiveSmallIntegerField(null=True, blank=True)
-    ram_mb = models.PositiveIntegerField(null=True, blank=True)
-    disk_gb = models.PositiveIntegerField(null=True, blank=True)
-    bandwidth_quota_gb = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: unmetered")
+    cpu_cores = models.PositiveSmallIntegerField("CPU cores", null=True, blank=True)
+    ram_mb = models.PositiveIntegerField("RAM (MB)", null=True, blank=True)
+    disk_gb = models.PositiveIntegerField("Disk (GB)", null=True, blank=True)
+    bandwidth_quota_gb = models.PositiveIntegerField(
+        "Bandwidth quota (GB)", null=True, blank=True, help_text="Empty: unmetered"
+    )
     features = models.JSONField(default=dict, blank=True, help_text='Further features, e.g. {"ipv4": 1}')
     stock_quantity = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: unlimited")
     requires_manual_approval = models.BooleanField(default=False)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE, db_index=True)
     sort_order = models.PositiveIntegerField(default=0)
-    whmcs_id = models.PositiveIntegerField(null=True, blank=True, unique=True)
+    whmcs_id = models.PositiveIntegerField("WHMCS ID", null=True, blank=True, unique=True)
     created_at = models.DateTimeField(default=clock.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -177,6 +179,7 @@ class Price(models.Model):
         max_digits=14, decimal_places=2, default=Decimal("0"), validators=[MinValueValidator(0)]
     )
     overage_per_gb = models.DecimalField(
+        "Overage per GB",
         max_digits=14,
         decimal_places=4,
         default=Decimal("0"),
@@ -184,8 +187,8 @@ class Price(models.Model):
         help_text="Charged per GB over the product's bandwidth quota.",
     )
     trial_days = models.PositiveSmallIntegerField(default=0)
-    is_active = models.BooleanField(default=True)
-    paypal_plan_id = models.CharField(max_length=64, blank=True)
+    is_active = models.BooleanField("Active", default=True)
+    paypal_plan_id = models.CharField("PayPal plan ID", max_length=64, blank=True)
 
     history = HistoricalRecords()
 

@@ -12,7 +12,7 @@ class SupportTicket(models.Model):
     service = models.ForeignKey(
         "provisioning.Service", null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets"
     )
-    external_id = models.CharField(max_length=32, unique=True, help_text="SupportPal ticket id")
+    external_id = models.CharField("SupportPal ticket ID", max_length=32, unique=True)
     number = models.CharField(max_length=32, blank=True)
     subject = models.CharField(max_length=255)
     status = models.CharField(max_length=64, db_index=True)
@@ -22,7 +22,7 @@ class SupportTicket(models.Model):
     last_reply_by_staff = models.BooleanField(default=False)
     opened_at = models.DateTimeField(default=clock.now)
     updated_at = models.DateTimeField(default=clock.now, db_index=True)
-    raw = models.JSONField(default=dict, blank=True)
+    raw = models.JSONField("Raw payload", default=dict, blank=True)
 
     class Meta:
         ordering = ["-updated_at"]
@@ -34,7 +34,7 @@ class SupportTicket(models.Model):
 class Announcement(models.Model):
     title = models.CharField(max_length=200)
     body = models.TextField()
-    is_published = models.BooleanField(default=False)
+    is_published = models.BooleanField("Published", default=False)
     published_at = models.DateTimeField(null=True, blank=True, db_index=True)
     created_at = models.DateTimeField(default=clock.now)
 
