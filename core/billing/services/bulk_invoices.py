@@ -274,25 +274,7 @@ def issue_invoices_in_bulk(
 
     line_writer = _RowWriter(InvoiceLine, _LINE_COLUMNS, {})
     line_rows = [
-        line_writer.prepare(
-            (
-                pk,
-                item.subscription_id,
-                ln.position,
-                ln.kind,
-                ln.description,
-                ln.quantity,
-                ln.unit_amount,
-                ln.amount,
-                ln.tax_rate,
-                ln.tax_amount,
-                ln.tax_name,
-                ln.product_id,
-                ln.service_id,
-                ln.period_start,
-                ln.period_end,
-            )
-        )  # fmt: skip
+        line_writer.prepare((pk, item.subscription_id, *(getattr(ln, name) for name in _LINE_COLUMNS[2:])))
         for item, pk in zip(items, pks, strict=True)
         for ln in item.lines
     ]
