@@ -13,7 +13,6 @@ from django_otp_webauthn.settings import app_settings as webauthn_settings
 from hijack.contrib.admin import HijackUserAdminMixin
 from import_export.admin import ImportExportModelAdmin
 from simple_history.admin import SimpleHistoryAdmin
-from unfold.admin import ModelAdmin
 from unfold.contrib.filters.admin import ChoicesDropdownFilter, RangeDateFilter, RelatedDropdownFilter
 from unfold.contrib.import_export.forms import ExportForm, ImportForm
 from unfold.decorators import display
@@ -31,6 +30,7 @@ from .base import (
     PAYMENT_STATUS,
     SERVICE_STATUS,
     SUBSCRIPTION_STATUS,
+    ModelAdmin,
     ReadOnlyTabularInline,
     money,
 )

@@ -7,6 +7,7 @@ from unfold.decorators import display
 from core.audit.models import AuditLog
 
 from .base import ReadOnlyModelAdmin
+from .labels import column
 
 
 class ActionPrefixFilter(TextFilter):
@@ -21,7 +22,14 @@ class ActionPrefixFilter(TextFilter):
 
 @admin.register(AuditLog)
 class AuditLogAdmin(ReadOnlyModelAdmin):
-    list_display = ("action_cell", "actor_cell", "object_repr", "source_badge", "ip_address", "created_at")
+    list_display = (
+        "action_cell",
+        "actor_cell",
+        "object_repr",
+        "source_badge",
+        column(AuditLog, "ip_address"),
+        "created_at",
+    )
     list_select_related = ("actor", "impersonator")
     list_filter = (ActionPrefixFilter, ("source", AllValuesCheckboxFilter), ("created_at", RangeDateTimeFilter))
     list_filter_submit = True

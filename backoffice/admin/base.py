@@ -6,9 +6,19 @@ row that the list already selected, so a list page stays at a constant number of
 
 from decimal import Decimal
 
-from unfold.admin import ModelAdmin, TabularInline
+from unfold import admin as unfold_admin
 
 from core.money import ISO_EXPONENTS
+
+from .labels import FieldLabelsMixin
+
+
+class ModelAdmin(FieldLabelsMixin, unfold_admin.ModelAdmin):
+    """Unfold's ModelAdmin with readable field labels (see labels.py); every admin here uses it."""
+
+
+class TabularInline(FieldLabelsMixin, unfold_admin.TabularInline):
+    """Unfold's TabularInline with readable field labels."""
 
 
 def money(amount: Decimal | None, currency) -> str:

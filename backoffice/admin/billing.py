@@ -12,7 +12,6 @@ from django.contrib import admin
 from django.db.models import Count
 from import_export.admin import ExportMixin
 from simple_history.admin import SimpleHistoryAdmin
-from unfold.admin import ModelAdmin, TabularInline
 from unfold.contrib.filters.admin import (
     ChoicesDropdownFilter,
     RangeDateFilter,
@@ -51,9 +50,12 @@ from .base import (
     PAYMENT_STATUS,
     SUBSCRIPTION_STATUS,
     WEBHOOK_STATUS,
+    ModelAdmin,
     ReadOnlyModelAdmin,
+    TabularInline,
     money,
 )
+from .labels import column
 
 
 class CustomerColumnMixin:
@@ -624,7 +626,8 @@ class PaymentAdmin(CustomerColumnMixin, ExportMixin, ModelAdmin):
 
 @admin.register(PaymentMethod)
 class PaymentMethodAdmin(CustomerColumnMixin, ModelAdmin):
-    list_display = ("method_cell", "customer_cell", "gateway", "is_default", "expires", "removed_at")
+    list_display = ("method_cell", "customer_cell", "gateway", column(PaymentMethod, "is_default"), "expires",
+                    "removed_at")  # fmt: skip
     list_select_related = ("customer__user",)
     list_filter = (("gateway", ChoicesDropdownFilter), "is_default")
     list_filter_submit = True
@@ -649,7 +652,7 @@ class PaymentMethodAdmin(CustomerColumnMixin, ModelAdmin):
 
 @admin.register(GatewayCustomer)
 class GatewayCustomerAdmin(CustomerColumnMixin, ReadOnlyModelAdmin):
-    list_display = ("customer_cell", "gateway", "gateway_customer_id", "created_at")
+    list_display = ("customer_cell", "gateway", column(GatewayCustomer, "gateway_customer_id"), "created_at")
     list_select_related = ("customer__user",)
     list_filter = (("gateway", ChoicesDropdownFilter),)
     search_fields = ("gateway_customer_id", "customer__company", "customer__user__email")
@@ -737,7 +740,7 @@ class CouponRedemptionAdmin(CustomerColumnMixin, ReadOnlyModelAdmin):
 
 @admin.register(TaxRate)
 class TaxRateAdmin(ModelAdmin):
-    list_display = ("name", "country", "region", "rate", "is_eu_vat", "is_active")
+    list_display = ("name", "country", "region", "rate", column(TaxRate, "is_eu_vat"), column(TaxRate, "is_active"))
     list_filter = ("is_eu_vat", "is_active", "country")
     search_fields = ("name", "country", "region")
 
@@ -777,5 +780,10 @@ class WebhookEventAdmin(ReadOnlyModelAdmin):
 
 @admin.register(SuspensionPolicy)
 class SuspensionPolicyAdmin(ModelAdmin):
-    list_display = ("service_type", "suspend_after_days", "terminate_after_days", "is_enabled")
+    list_display = (
+        "service_type",
+        "suspend_after_days",
+        "terminate_after_days",
+        column(SuspensionPolicy, "is_enabled"),
+    )
     list_filter = ("is_enabled",)

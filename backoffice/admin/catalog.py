@@ -4,7 +4,6 @@ from django.contrib import admin
 from django.db.models import Count
 from import_export.admin import ImportExportModelAdmin
 from simple_history.admin import SimpleHistoryAdmin
-from unfold.admin import ModelAdmin, TabularInline
 from unfold.contrib.filters.admin import ChoicesDropdownFilter, RangeNumericFilter, RelatedDropdownFilter
 from unfold.contrib.import_export.forms import ExportForm, ImportForm
 from unfold.decorators import display
@@ -12,7 +11,7 @@ from unfold.decorators import display
 from core.catalog.models import Currency, Price, Product
 
 from ..resources import FORMATS, PriceResource, ProductResource
-from .base import money
+from .base import ModelAdmin, TabularInline, money
 
 
 @admin.register(Currency)

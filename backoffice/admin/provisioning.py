@@ -8,7 +8,6 @@ power) are Unfold actions calling core.provisioning.services, appended to Servic
 from django import forms
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
-from unfold.admin import ModelAdmin
 from unfold.contrib.filters.admin import ChoicesDropdownFilter, RangeDateFilter, RelatedDropdownFilter
 from unfold.decorators import action, display
 from unfold.widgets import UnfoldAdminPasswordWidget, UnfoldBooleanSwitchWidget
@@ -16,7 +15,8 @@ from unfold.widgets import UnfoldAdminPasswordWidget, UnfoldBooleanSwitchWidget
 from core.provisioning.models import PlatformConnection, ProvisioningJob, Service
 
 from ..forms import StyledForm
-from .base import JOB_OUTCOME, SERVICE_STATUS, ReadOnlyModelAdmin, ReadOnlyTabularInline
+from .base import JOB_OUTCOME, SERVICE_STATUS, ModelAdmin, ReadOnlyModelAdmin, ReadOnlyTabularInline
+from .labels import column
 
 SECRET_FIELDS = ("api_key", "api_secret")
 
@@ -89,7 +89,8 @@ class PlatformConnectionForm(forms.ModelForm):
 @admin.register(PlatformConnection)
 class PlatformConnectionAdmin(ModelAdmin):
     form = PlatformConnectionForm
-    list_display = ("connection_cell", "platform", "api_key_state", "check_badge", "last_checked_at", "is_active")
+    list_display = ("connection_cell", "platform", "api_key_state", "check_badge", "last_checked_at",
+                    column(PlatformConnection, "is_active"))  # fmt: skip
     list_filter = (("platform", ChoicesDropdownFilter), "is_active", "last_check_ok")
     list_filter_submit = True
     search_fields = ("name", "base_url")
@@ -171,7 +172,7 @@ def service_actions_for(service: Service) -> set[str]:
 
 @admin.register(Service)
 class ServiceAdmin(SimpleHistoryAdmin, ModelAdmin):
-    list_display = ("service_cell", "customer_cell", "product_cell", "status_badge", "primary_ip", "connection",
+    list_display = ("service_cell", "customer_cell", "product_cell", "status_badge", column(Service, "primary_ip"), "connection",
                     "created_at")  # fmt: skip
     list_select_related = ("customer__user", "product", "connection", "subscription")
     list_filter = (
@@ -359,7 +360,8 @@ class ServiceAdmin(SimpleHistoryAdmin, ModelAdmin):
 
 @admin.register(ProvisioningJob)
 class ProvisioningJobAdmin(ReadOnlyModelAdmin):
-    list_display = ("job_cell", "service_cell", "outcome_badge", "attempt", "duration_ms", "created_at")
+    list_display = ("job_cell", "service_cell", "outcome_badge", "attempt", column(ProvisioningJob, "duration_ms"),
+                    "created_at")  # fmt: skip
     list_select_related = ("service__product", "connection", "requested_by")
     list_filter = (
         ("action", ChoicesDropdownFilter),

@@ -1,13 +1,12 @@
 """Support in the admin: the SupportPal ticket mirror (read-only) and portal announcements."""
 
 from django.contrib import admin
-from unfold.admin import ModelAdmin
 from unfold.contrib.filters.admin import AllValuesCheckboxFilter, RangeDateFilter
 from unfold.decorators import display
 
 from core.support.models import Announcement, SupportTicket
 
-from .base import ReadOnlyModelAdmin
+from .base import ModelAdmin, ReadOnlyModelAdmin
 
 
 @admin.register(SupportTicket)
