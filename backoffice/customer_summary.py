@@ -162,6 +162,8 @@ def customer_summary(customer, *, today: dt.date | None = None) -> CustomerSumma
             "product": renewal.price.product.name,
             "amount": money(renewal.amount, renewal.currency),
             "cycle": renewal.get_cycle_display(),
+            # Demo data and a skipped run leave ended periods behind: say so instead of a silent past date.
+            "is_late": renewal.current_period_end <= clock.now(),
             "href": reverse("admin:billing_subscription_change", args=[renewal.pk]),
         }
 

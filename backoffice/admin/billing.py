@@ -40,6 +40,7 @@ from core.billing.models import (
     TaxRate,
     WebhookEvent,
 )
+from core.billing.services.pdf import format_rate, plain_number
 
 from ..forms import DialogForm, finish_dialog
 from ..resources import FORMATS, InvoiceResource, PaymentResource
@@ -219,12 +220,45 @@ class InvoiceLineInline(TabularInline):
     ordering_field = None
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("product", "subscription__price__product", "service")
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("product", "subscription__price__product", "service", "invoice__currency")
+        )
+
+    # An issued invoice's lines are read-only: show them as on the invoice (USD 3.75, 20%), not as
+    # the stored decimals (3.7500, 20.000).
+    frozen_fields = ("position", "kind", "description", "quantity_cell", "unit_amount_cell", "amount_cell",
+                     "tax_rate_cell", "tax_amount_cell", "tax_name", "product", "subscription", "service",
+                     "period_start", "period_end")  # fmt: skip
+
+    def get_fields(self, request, obj=None):
+        return self.frozen_fields if obj is not None and obj.is_frozen else self.fields
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None and obj.is_frozen:
-            return self.fields
+            return self.frozen_fields
         return ()
+
+    @display(description="Quantity")
+    def quantity_cell(self, line):
+        return plain_number(line.quantity)
+
+    @display(description="Unit amount")
+    def unit_amount_cell(self, line):
+        return money(line.unit_amount, line.invoice.currency)
+
+    @display(description="Amount")
+    def amount_cell(self, line):
+        return money(line.amount, line.invoice.currency)
+
+    @display(description="Tax rate")
+    def tax_rate_cell(self, line):
+        return f"{format_rate(line.tax_rate)}%"
+
+    @display(description="Tax amount")
+    def tax_amount_cell(self, line):
+        return money(line.tax_amount, line.invoice.currency)
 
     def has_add_permission(self, request, obj=None):
         return (obj is None or not obj.is_frozen) and super().has_add_permission(request, obj)

@@ -168,3 +168,18 @@ def test_summary_makes_seven_queries(customer, django_assert_num_queries):
         make_customer_world(customer, index=index)
     with django_assert_num_queries(7):
         customer_summary(customer, today=TODAY)
+
+
+def test_next_renewal_says_when_its_period_has_already_ended(customer):
+    from core import clock
+
+    now = dt.datetime(2026, 3, 15, 12, tzinfo=dt.UTC)
+    SubscriptionFactory(
+        customer=customer,
+        current_period_start=now - dt.timedelta(days=30),
+        current_period_end=now + dt.timedelta(days=1),
+    )
+    with clock.frozen_at(now):
+        assert customer_summary(customer).next_renewal["is_late"] is False
+    with clock.frozen_at(now + dt.timedelta(days=2)):
+        assert customer_summary(customer).next_renewal["is_late"] is True

@@ -60,3 +60,17 @@ def test_dashboard_is_titled_dashboard(staff_client):
     assert "Site administration" not in page
     title = re.search(r"<title>(.*?)</title>", page, re.S).group(1)
     assert " ".join(title.split()).startswith("Dashboard |"), title
+
+
+def test_issued_invoice_lines_read_as_on_the_invoice(staff_client, eur_invoice):
+    page = _page(staff_client, eur_invoice)
+    assert "EUR 10.00" in page  # unit amount and amount of the line
+    assert ">20%<" in "".join(page.split())
+    assert "20.000" not in page and "10.0000" not in page and "1.0000" not in page
+
+
+def test_draft_invoice_lines_stay_editable(staff_client):
+    draft = InvoiceFactory()
+    InvoiceLineFactory(invoice=draft)
+    page = _page(staff_client, draft)
+    assert 'name="lines-0-unit_amount"' in page and 'name="lines-0-tax_rate"' in page
