@@ -113,10 +113,17 @@ def test_billing_run_renews_100k_subscriptions(monkeypatch):
     monkeypatch.setattr(billing_run, "queue_renewal_emails", lambda ids: None)
 
     queries = {"n": 0}
+    waited: dict[str, float] = {}
 
     def count(execute, sql, params, many, context):
         queries["n"] += 1
-        return execute(sql, params, many, context)
+        text = sql.decode(errors="replace") if isinstance(sql, bytes) else sql
+        kind = " ".join(text.split()[:3])[:60]
+        began = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            waited[kind] = waited.get(kind, 0.0) + time.perf_counter() - began
 
     # tracemalloc slows allocation-heavy code several times over, so it traces only three batches
     # (early, middle, last) and their time is reported apart; RSS is read after every batch.
@@ -175,7 +182,9 @@ def test_billing_run_renews_100k_subscriptions(monkeypatch):
         f"\n  tracemalloc peak per batch: "
         + ", ".join(f"batch {n + 1}: {peak:.1f} MiB" for n, peak in sorted(peaks.items()))
         + f"\n  RSS at 10% {at[10]:.0f} MiB, 50% {at[50]:.0f} MiB, 100% {at[100]:.0f} MiB"
-        f"\n  load average at start {load_start}, at end {load_end}; errors {len(summary.errors)}"
+        + "\n  time in statements: "
+        + ", ".join(f"{k}: {v:.1f} s" for k, v in sorted(waited.items(), key=lambda kv: -kv[1])[:6])
+        + f"\n  load average at start {load_start}, at end {load_end}; errors {len(summary.errors)}"
     )
     assert summary.renewals_issued == SUBSCRIPTIONS and not summary.errors
     assert issued == SUBSCRIPTIONS and history == SUBSCRIPTIONS

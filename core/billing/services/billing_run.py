@@ -20,6 +20,7 @@ import logging
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -41,10 +42,10 @@ log = logging.getLogger(__name__)
 ZERO = Decimal("0")
 BATCH_SIZE = 1000
 RUNNING = (Subscription.Status.ACTIVE, Subscription.Status.TRIALING, Subscription.Status.PAST_DUE)
-# What a renewal reads of a subscription; rows, not model instances, keep the 100k run's per-row cost down.
-RENEWAL_COLUMNS = (
+# What a renewal reads of a subscription (and re-checks once the row is locked).
+LOCKED_COLUMNS = (
     "pk", "customer_id", "currency_id", "cycle", "amount", "current_period_end", "coupon_id",
-    "coupon_cycles_remaining", "price_id", "price__product_id", "price__product__name",
+    "coupon_cycles_remaining", "price_id", "status", "cancel_at_period_end",
 )  # fmt: skip
 CUSTOMER_FIELDS = (
     "id", "user_id", "company", "address_line1", "address_line2", "city", "region", "postal_code", "country",
@@ -97,9 +98,62 @@ class RunSummary:
 # --- Renewals -----------------------------------------------------------------------------
 
 
+def _renewal_horizon(now: dt.datetime) -> dt.datetime:
+    return now + dt.timedelta(days=settings.BILLING["RENEWAL_DAYS_BEFORE"])
+
+
 def _renewal_due_q(now: dt.datetime) -> Q:
-    horizon = now + dt.timedelta(days=settings.BILLING["RENEWAL_DAYS_BEFORE"])
-    return Q(status__in=RUNNING, cancel_at_period_end=False, current_period_end__lte=horizon)
+    """Due for renewal: running, not cancelling, period ending within RENEWAL_DAYS_BEFORE days."""
+    return Q(status__in=RUNNING, cancel_at_period_end=False, current_period_end__lte=_renewal_horizon(now))
+
+
+def _is_renewal_due(status: str, cancel_at_period_end: bool, period_end: dt.datetime, now: dt.datetime) -> bool:
+    """_renewal_due_q for a row already in memory (the batch re-checks its locked rows with it)."""
+    return status in RUNNING and not cancel_at_period_end and period_end <= _renewal_horizon(now)
+
+
+class RenewalRow(NamedTuple):
+    """What a renewal reads of one locked subscription, without a model instance."""
+
+    pk: int
+    customer_id: int
+    currency_id: str
+    cycle: str
+    amount: Decimal
+    current_period_end: dt.datetime
+    coupon_id: int | None
+    coupon_cycles_remaining: int | None
+    price_id: int
+    product_id: int
+    product_name: str
+
+
+def lock_renewal_rows(ids: list[int], now: dt.datetime) -> list[RenewalRow]:
+    """Lock the subscriptions among `ids` that still need this period's renewal invoice (call in a transaction).
+
+    Rows another run holds are skipped (it renews them). The lock takes rows by primary key only and
+    the conditions are checked on the locked rows: with the period-end condition in the locking query
+    MariaDB chose the period-end index and read every due subscription for each batch.
+    """
+    locked = list(
+        Subscription.objects.select_for_update(skip_locked=True).filter(pk__in=ids).order_by("pk")
+        .values_list(*LOCKED_COLUMNS)
+    )  # fmt: skip
+    due = [r for r in locked if _is_renewal_due(r[9], r[10], r[5], now)]
+    if not due:
+        return []
+    renewed = set(
+        Invoice.objects.filter(subscription_id__in=[r[0] for r in due], renewal_period_start__gte=min(r[5] for r in due))
+        .values_list("subscription_id", "renewal_period_start")
+    )  # fmt: skip
+    due = [r for r in due if (r[0], r[5]) not in renewed]
+    products = {
+        pk: (product_id, name)
+        for pk, product_id, name in Price.objects.filter(pk__in={r[8] for r in due}).values_list(
+            "pk", "product_id", "product__name"
+        )
+    }
+    return [RenewalRow(*r[:9], *products[r[8]]) for r in due]
 
 
 def _without_renewal(subscriptions):
@@ -203,7 +257,7 @@ class RenewalPricer:
             pk=row.pk, customer_id=row.customer_id, currency_id=row.currency_id, cycle=row.cycle, amount=row.amount,
             current_period_end=row.current_period_end, coupon_id=row.coupon_id,
             coupon_cycles_remaining=row.coupon_cycles_remaining,
-            price=Price(pk=row.price_id, product=Product(pk=row.price__product_id, name=row.price__product__name)),
+            price=Price(pk=row.price_id, product=Product(pk=row.product_id, name=row.product_name)),
         )  # fmt: skip
         if row.coupon_id:
             sub.coupon = self.coupons[row.coupon_id]
@@ -211,7 +265,7 @@ class RenewalPricer:
 
     def price(self, row, details: dict, overage: list) -> tuple[tuple[FrozenLine, ...], Totals]:
         coupon = row.coupon_id if _coupon_applies(row.coupon_id, row.coupon_cycles_remaining) else None
-        plan = (row.price__product_id, row.price__product__name, row.currency_id, row.cycle, row.amount, coupon)
+        plan = (row.product_id, row.product_name, row.currency_id, row.cycle, row.amount, coupon)
         tax_key = tax_cache_key(self.calculator, details)
         key = None if overage or tax_key is None else (plan, tax_key)
         if key is None or (priced := self._priced.get(key)) is None:
@@ -232,7 +286,7 @@ class RenewalPricer:
         end = add_cycles(start, row.cycle)
         period_line = replace(
             lines[0], period_start=start, period_end=end,
-            description=period_line_description(row.price__product__name, start, end, row.cycle),
+            description=period_line_description(row.product_name, start, end, row.cycle),
         )  # fmt: skip
         return (period_line, *lines[1:]), totals
 
@@ -247,13 +301,10 @@ def _renew_batch(ids: list[int], now: dt.datetime, calculator, summary: RunSumma
     today = now.date()
     pricer = pricer or RenewalPricer(calculator)
     with transaction.atomic():
-        locked = list(
-            _without_renewal(Subscription.objects.select_for_update(skip_locked=True).filter(pk__in=ids))
-            .filter(_renewal_due_q(now)).order_by("pk").values_list("pk", flat=True)
-        )  # fmt: skip
-        if not locked:
+        rows = lock_renewal_rows(ids, now)
+        if not rows:
             return []
-        rows = list(Subscription.objects.filter(pk__in=locked).order_by("pk").values_list(*RENEWAL_COLUMNS, named=True))
+        locked = [row.pk for row in rows]
         customers = (
             Customer.objects.select_related("user").only(*CUSTOMER_FIELDS).in_bulk({row.customer_id for row in rows})
         )
