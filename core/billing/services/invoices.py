@@ -160,7 +160,9 @@ def issue_invoice(
     """
     calculator = calculator or get_tax_calculator()
     with transaction.atomic():
-        invoice = Invoice.objects.select_for_update().select_related("customer__user").get(pk=invoice.pk)
+        # Lock the invoice row only: MariaDB has no FOR UPDATE OF, so a joined select_related would
+        # also lock the customer and user rows (taken later, in the credit ledger's own order).
+        invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
         if invoice.status != Invoice.Status.DRAFT:
             raise InvalidTransition(f"Invoice {invoice} is already {invoice.get_status_display().lower()}.")
         lines = list(invoice.lines.order_by("position", "id"))
@@ -276,7 +278,7 @@ def create_credit_note(
     if not reason:
         raise BillingError("Say why the credit note is issued.", field="reason")
     with transaction.atomic():
-        original = Invoice.objects.select_for_update().select_related("customer__user").get(pk=invoice.pk)
+        original = Invoice.objects.select_for_update().get(pk=invoice.pk)  # invoice row only (see issue_invoice)
         if original.kind != Invoice.Kind.INVOICE or original.status not in (Invoice.Status.ISSUED, Invoice.Status.PAID):
             raise InvalidTransition(f"Credit notes can only be issued against issued or paid invoices, not {original}.")
         currency = original.currency_id
