@@ -121,4 +121,25 @@ def admin_world(db, staff_user):
         user=staff_user, name="YubiKey", credential_id=b"cred-1", public_key=b"key", transports=[],
         aaguid="00000000-0000-0000-0000-000000000000", credential_id_sha256="a" * 64,
     )  # fmt: skip
+    _third_party_rows(staff_user)
     return {**world, "draft": draft, "price": price, "method": method, "coupon": coupon}
+
+
+def _third_party_rows(staff_user):
+    """One row in each third-party table the admin lists (lockouts, task results, backup codes)."""
+    from axes.models import AccessAttempt, AccessFailureLog
+    from django.utils import timezone
+    from django_otp.plugins.otp_static.models import StaticDevice
+    from django_q.models import Failure, OrmQ, Success
+
+    AccessAttempt.objects.create(
+        username="someone@example.com", ip_address="198.51.100.7", user_agent="curl", failures_since_start=3,
+        get_data="", post_data="",
+    )  # fmt: skip
+    AccessFailureLog.objects.create(username="someone@example.com", ip_address="198.51.100.7", user_agent="curl")
+    now = timezone.now()
+    task = {"name": "t", "func": "core.billing.tasks.daily_billing_run", "started": now, "stopped": now}
+    Success.objects.create(id="a" * 32, **task, success=True, result="ok")
+    Failure.objects.create(id="b" * 32, **task, success=False, result="Boom")
+    OrmQ.objects.create(key="default", payload="x", lock=now)
+    StaticDevice.objects.create(user=staff_user, name="backup")
