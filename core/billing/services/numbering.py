@@ -40,13 +40,34 @@ def _locked_sequence(series: str, year: int) -> NumberSequence:
     found = NumberSequence.objects.select_for_update().filter(series=series, year=year).first()
     if found is not None:
         return found
+    _create_sequence(series, year)
+    return NumberSequence.objects.select_for_update().get(series=series, year=year)
+
+
+def _create_sequence(series: str, year: int) -> None:
+    """Create the series' row if it is missing, safely when many transactions try at once.
+
+    On MySQL/MariaDB a plain INSERT that hits a duplicate takes a *shared* lock on the existing
+    row; two such waiters then both ask for the exclusive lock (select_for_update) and deadlock
+    (seen with 50 concurrent first-of-the-year issues). INSERT ... ON DUPLICATE KEY UPDATE takes
+    an exclusive lock on the duplicate instead, so concurrent creators simply queue.
+    """
+    connection = transaction.get_connection()
+    if connection.vendor == "mysql":
+        table = connection.ops.quote_name(NumberSequence._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} (series, year, last_value, format) VALUES (%s, %s, 0, %s) "  # noqa: S608
+                "ON DUPLICATE KEY UPDATE last_value = last_value",
+                [series, year, series_format(series)],
+            )
+        return
     try:
         # Savepoint: a concurrent creator wins the unique constraint and we lock its row instead.
         with transaction.atomic():
             NumberSequence.objects.get_or_create(series=series, year=year, defaults={"format": series_format(series)})
     except IntegrityError:
         pass
-    return NumberSequence.objects.select_for_update().get(series=series, year=year)
 
 
 def take_numbers(series: str, issue_date: dt.date, count: int = 1) -> list[str]:
