@@ -3,7 +3,7 @@
 - BillingRunPreviewView: what today's billing run would do (read-only), with totals per currency.
 - PendingPolicyActionAdmin: suspensions/terminations held back by the blast-radius guard,
   approved or rejected in bulk.
-- Dialog forms used by the invoice/subscription actions in backoffice/admin/billing.py.
+- Dialog forms used by the invoice/subscription actions in backoffice/admin/billing/.
 Every action calls a core.billing service; nothing here writes a model directly.
 """
 
