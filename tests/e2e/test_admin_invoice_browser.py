@@ -4,9 +4,7 @@ and see the invoice paid, with the payment in the audit log.
 Screenshots land in /tmp/admin_invoice_*.png for a human to look at.
 """
 
-import os
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -17,31 +15,6 @@ from core.billing.models import Invoice
 from core.billing.services.invoices import create_draft_invoice, issue_invoice
 from tests.conftest import login_verified
 from tests.factories import CurrencyFactory, CustomerFactory, StaffUserFactory
-
-CHROMIUM = Path("/usr/bin/chromium")
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium (apt-get install -y chromium)"
-    ),
-]
-
-
-@pytest.fixture
-def browser():
-    # Playwright's sync API runs an event loop; let the Django ORM be used from the test thread.
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--no-first-run"],
-        )  # fmt: skip
-        yield browser
-        browser.close()
 
 
 def staff_page(browser, live_server):

@@ -10,14 +10,9 @@ import pytest
 
 from core.billing.models import Invoice
 from core.billing.services.invoices import create_draft_invoice, issue_invoice
-from tests.e2e.test_admin_invoice_browser import CHROMIUM, browser, staff_page  # noqa: F401 (fixture)
+from tests.e2e.test_admin_invoice_browser import staff_page  # noqa: F401 (fixture)
 from tests.e2e.test_portal_payments_browser import log_in
 from tests.factories import CurrencyFactory, CustomerFactory, ServiceFactory
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"),
-]
 
 
 @pytest.fixture

@@ -4,9 +4,7 @@ Card 4242 pays at once; card 3155 asks for 3-D Secure, which the sandbox challen
 Screenshots of each billing page land in /tmp/portal_*.png for a human to look at.
 """
 
-import os
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -14,31 +12,6 @@ from core.billing.models import Invoice
 from core.billing.services import methods
 from core.billing.services.invoices import create_draft_invoice, issue_invoice
 from tests.factories import CurrencyFactory, CustomerFactory, SubscriptionFactory, UserFactory
-
-CHROMIUM = Path("/usr/bin/chromium")
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium (apt-get install -y chromium)"
-    ),
-]
-
-
-@pytest.fixture
-def browser():
-    # Playwright's sync API runs an event loop; let the Django ORM be used from the test thread.
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--no-first-run"],
-        )  # fmt: skip
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
