@@ -107,6 +107,7 @@ class FakeGateway(PaymentGateway):
             action_url="https://fake.invalid/3ds" if status == ChargeStatus.REQUIRES_ACTION else "",
         )
 
+    # The billing run only charges; a call to anything else is a bug the test should see.
     def ensure_customer(self, customer):
         raise NotImplementedError
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
@@ -129,7 +130,8 @@ def blast_radius_exceeded(count: int) -> bool:
     # overdue service is already a large share (1 of 6 is 16%), yet never a runaway run.
     if share is not None and count >= int(settings.BILLING.get("BLAST_RADIUS_MIN_COUNT") or 0):
         active = Service.objects.filter(status=Service.Status.ACTIVE).count()
-        if active and count > float(share) * active:
+        # Decimal, not float: exact comparison at the boundary (e.g. 10 of 100 at a 0.10 share).
+        if active and count > Decimal(str(share)) * active:
             return True
     return False
 
