@@ -16,6 +16,7 @@ from django.utils.module_loading import import_string
 
 from core import clock
 
+from .chat import ChatMessage
 from .models import Notification
 
 log = logging.getLogger(__name__)
@@ -142,13 +143,11 @@ def chat_client():
 
 
 def deliver_discord(notification_id: int, payload: dict) -> str:
-    from integrations.discord.client import DiscordMessage
-
     notification = Notification.objects.get(pk=notification_id)
     if notification.status == Notification.Status.SENT:
         return "already sent"
     Notification.objects.filter(pk=notification_id).update(attempts=notification.attempts + 1)
-    message = DiscordMessage(
+    message = ChatMessage(
         title=payload["title"], description=payload.get("description", ""), level=payload.get("level", "info"),
         fields=[tuple(f) for f in payload.get("fields") or []],
     )  # fmt: skip

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import httpx
 
+from core.notifications.chat import ChatMessage
+
 log = logging.getLogger(__name__)
 
 COLOURS = {"info": 0x3498DB, "success": 0x2ECC71, "warning": 0xF1C40F, "danger": 0xE74C3C}
@@ -30,12 +32,17 @@ class DiscordRateLimited(DiscordError):
 
 
 @dataclass
-class DiscordMessage:
-    title: str
-    description: str = ""
-    level: str = "info"
-    fields: list[tuple[str, str]] | None = None
-    url: str = ""
+class DiscordMessage(ChatMessage):
+    """core's ChatMessage with Discord's payload rules."""
+
+    @classmethod
+    def from_message(cls, message: ChatMessage) -> "DiscordMessage":
+        if isinstance(message, cls):
+            return message
+        return cls(
+            title=message.title, description=message.description, level=message.level,
+            fields=message.fields, url=message.url,
+        )  # fmt: skip
 
     def payload(self) -> dict:
         embed: dict = {
@@ -88,9 +95,9 @@ class DiscordWebhookClient:
         self.sleep = sleep
         self._client = httpx.Client(timeout=timeout, transport=transport)
 
-    def send(self, message: DiscordMessage) -> str | None:
+    def send(self, message: ChatMessage) -> str | None:
         """Post one message; returns Discord's message id. Waits out 429s up to MAX_WAIT_SECONDS each."""
-        payload = message.payload()
+        payload = DiscordMessage.from_message(message).payload()
         last_wait = 0.0
         for attempt in range(1, self.max_attempts + 1):
             try:

@@ -86,6 +86,10 @@ class SandboxDriver(drivers.ProvisioningDriver):
     platform = "sandbox"
     supports_hard_stop = True
 
+    def inject_fault(self, operation: str, mode: str, **options) -> None:
+        """The same as the module's inject_fault, reachable through get_driver (seed_demo uses it)."""
+        inject_fault(self.connection, operation, mode, **options)
+
     # --- helpers -------------------------------------------------------------------------------
 
     @property

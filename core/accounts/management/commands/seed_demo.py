@@ -27,6 +27,7 @@ from django.db import models, transaction
 from django.utils.text import slugify
 
 from core import clock, money
+from core.provisioning.drivers import get_driver
 
 FIXTURES = Path(settings.BASE_DIR) / "fixtures"
 CYCLES = ("monthly", "quarterly", "annual")
@@ -332,9 +333,9 @@ class Command(BaseCommand):
         connection = price.product.platform_connection
         slow = _build_seconds(connection, 60 * 60 * 24 * 365) if outcome == "provisioning" else _noop()
         if outcome == "failed":
-            from integrations.platforms.sandbox.driver import inject_fault
-
-            inject_fault(connection, "create", "before", times=1, retryable=False)
+            # The sandbox driver's fault injection, reached through the driver registry
+            # (core never imports integrations).
+            get_driver(connection).inject_fault("create", "before", times=1, retryable=False)
         with clock.frozen_at(paid_at), slow, _tasks_inline(outcome != "pending"):
             if spec.get("pay_by") == "manual":
                 payment = record_manual_payment(
