@@ -41,13 +41,16 @@ def refuse_while_impersonating(view):
         if request.method not in ("GET", "HEAD", "OPTIONS") and is_impersonating(request):
             from django.contrib import messages
             from django.shortcuts import redirect
+            from django.utils.http import url_has_allowed_host_and_scheme
 
             messages.error(
                 request,
                 "You are impersonating this customer: payments, payment methods, cancellations and "
                 "plan changes can only be made by the customer. Nothing was changed.",
             )
-            return redirect(request.META.get("HTTP_REFERER") or "portal:home")
+            back = request.META.get("HTTP_REFERER") or ""
+            safe = url_has_allowed_host_and_scheme(back, {request.get_host()}, require_https=request.is_secure())
+            return redirect(back if safe else "portal:home")
         return view(request, *args, **kwargs)
 
     return wrapper
