@@ -103,6 +103,12 @@ class Service(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["customer", "status"])]
+        # Role permissions beyond change: support staff may run power actions and reset credentials
+        # without being allowed to suspend, terminate or change packages (core/accounts/roles.py).
+        permissions = [
+            ("power_service", "Can start, stop and restart services"),
+            ("reset_service_credentials", "Can reset service credentials"),
+        ]
         constraints = [
             # NULLs are distinct in unique indexes (SQLite, MariaDB), so services made without an
             # order (imports, staff) are not constrained.

@@ -103,6 +103,11 @@ class Payment(models.Model):
 
     class Meta:
         ordering = ["-received_at", "-id"]
+        # Refunds up to settings.STAFF_REFUND_LIMIT need refund_payment; above it, refund_any_amount.
+        permissions = [
+            ("refund_payment", "Can refund payments up to the staff refund limit"),
+            ("refund_any_amount", "Can refund payments of any amount"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["gateway", "gateway_transaction_id"], name="payment_unique_gateway_transaction"
