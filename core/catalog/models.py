@@ -77,6 +77,15 @@ PLATFORM_SETTINGS_SCHEMA: dict[str, dict[str, type | tuple]] = {
 }
 
 
+ORDER_OPTIONS_HELP = (
+    'Choices offered at order, e.g. {"hostname": "required" | "optional" | "none", '
+    '"locations": [{"id": 1, "label": "Frankfurt"}], "os_templates": [{"id": 12, "label": "Debian 12"}], '
+    '"variables": [{"name": "SERVER_JARFILE", "label": "Server jar", "default": "server.jar", '
+    '"required": true, "pattern": "^[a-z0-9._-]+$"}]}'
+)
+ORDER_OPTION_KEYS = {"hostname", "locations", "os_templates", "variables"}
+
+
 class Product(models.Model):
     """A plan customers can buy: what it is, where it is provisioned, what it includes."""
 
@@ -107,6 +116,9 @@ class Product(models.Model):
         "Bandwidth quota (GB)", null=True, blank=True, help_text="Empty: unmetered"
     )
     features = models.JSONField(default=dict, blank=True, help_text='Further features, e.g. {"ipv4": 1}')
+    # What a customer chooses when ordering (see ORDER_OPTIONS_HELP): hostname rule, locations,
+    # OS templates and game variables. Checked by core.billing.services.orders.validate_product_options.
+    order_options = models.JSONField(default=dict, blank=True, help_text=ORDER_OPTIONS_HELP)
     stock_quantity = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: unlimited")
     requires_manual_approval = models.BooleanField(default=False)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE, db_index=True)
@@ -132,6 +144,7 @@ class Product(models.Model):
         validate_platform_settings(self.platform, self.platform_settings)
         if not isinstance(self.features, dict):
             raise ValidationError({"features": "Features must be a JSON object."})
+        validate_order_options(self.order_options)
 
 
 def validate_platform_settings(platform: str, data) -> None:
@@ -151,6 +164,30 @@ def validate_platform_settings(platform: str, data) -> None:
             errors.append(f"'{key}' must be {names}.")
     if errors:
         raise ValidationError({"platform_settings": errors})
+
+
+def validate_order_options(data) -> None:
+    """The shape of Product.order_options (staff edit it in the admin; customers' answers are checked
+    against it at order time)."""
+    if not isinstance(data, dict):
+        raise ValidationError({"order_options": "Order options must be a JSON object."})
+    errors = []
+    unknown = set(data) - ORDER_OPTION_KEYS
+    if unknown:
+        errors.append(f"Unknown keys: {', '.join(sorted(unknown))} (allowed: {', '.join(sorted(ORDER_OPTION_KEYS))}).")
+    if data.get("hostname", "required") not in ("required", "optional", "none"):
+        errors.append("'hostname' must be required, optional or none.")
+    for key in ("locations", "os_templates"):
+        choices = data.get(key, [])
+        if not isinstance(choices, list) or not all(
+            isinstance(c, dict) and c.get("id") not in (None, "") and c.get("label") for c in choices
+        ):
+            errors.append(f'\'{key}\' must be a list of {{"id": ..., "label": ...}}.')
+    variables = data.get("variables", [])
+    if not isinstance(variables, list) or not all(isinstance(v, dict) and v.get("name") for v in variables):
+        errors.append('\'variables\' must be a list of {"name": ..., "label": ...}.')
+    if errors:
+        raise ValidationError({"order_options": errors})
 
 
 class BillingCycle(models.TextChoices):

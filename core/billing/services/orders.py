@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db import transaction
@@ -206,3 +208,199 @@ def refuse_order(order: Order, *, reason: str, actor=None) -> Order:
             void_invoice(order.invoice, reason=f"Order refused: {reason}", actor=actor)
         record("order.refuse", order, actor=actor, message=reason)
     return order
+
+
+# --- Before money moves: the customer's choices and the price they will pay ----------------------
+
+HOSTNAME_RE = re.compile(r"^(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*$")
+# Where each platform's driver reads the customer's location and OS choice in ProvisionRequest.config.
+LOCATION_KEYS = {
+    "virtfusion": "hypervisor_group_id", "pterodactyl": "location_id", "enhance": "server_group_id",
+    "synergycp": "location",
+}  # fmt: skip
+OS_KEYS = {"virtfusion": "os_template_id", "synergycp": "os"}
+MAX_VARIABLE_LENGTH = 255
+
+
+class ProductOptionsError(OrderError):
+    """The customer's choices for a product are not allowed. `field_errors` maps each field
+    (hostname, location, os_template, variables.<NAME>) to the messages about it."""
+
+    def __init__(self, field_errors: dict[str, list[str]]):
+        self.field_errors = field_errors
+        first = next(iter(field_errors.values()))[0]
+        super().__init__(first, field=next(iter(field_errors)))
+
+
+def hostname_rule(product: Product) -> str:
+    """required, optional or none: servers are named by the customer, game servers and hosting need not be."""
+    options = product.order_options or {}
+    default = "required" if product.service_type in ("vps", "dedicated") else "optional"
+    return options.get("hostname", default)
+
+
+def _choice(choices: list[dict], value, label: str, errors: dict, field: str):
+    if value in (None, ""):
+        if choices:
+            errors.setdefault(field, []).append(f"Choose a {label}.")
+        return None
+    for choice in choices:
+        if str(choice["id"]) == str(value).strip():
+            return choice["id"]
+    errors.setdefault(field, []).append(f"That {label} is not offered for this plan; choose one from the list.")
+    return None
+
+
+def validate_product_options(product: Product, options: dict) -> dict:
+    """Check what a customer chose for `product` against Product.order_options, before any money moves.
+
+    `options` holds hostname, location, os_template and variables ({NAME: value}); anything else is
+    refused. Returns {"hostname": str, "config": dict} ready for an order item: config uses the keys
+    the product's platform driver reads (e.g. VirtFusion's os_template_id, Pterodactyl's
+    location_id and environment). Raises ProductOptionsError with every field's problem at once.
+    """
+    allowed = product.order_options or {}
+    options = dict(options or {})
+    errors: dict[str, list[str]] = {}
+    unknown = set(options) - {"hostname", "location", "os_template", "variables"}
+    for key in sorted(unknown):
+        errors.setdefault(key, []).append(f"{product.name} has no option {key!r}.")
+
+    rule = hostname_rule(product)
+    hostname = str(options.get("hostname") or "").strip().lower().rstrip(".")
+    if rule == "none":
+        hostname = ""
+    elif not hostname and rule == "required":
+        errors.setdefault("hostname", []).append("Enter a hostname, e.g. server1.example.com.")
+    elif hostname and not HOSTNAME_RE.match(hostname):
+        errors.setdefault("hostname", []).append(
+            "A hostname has letters, digits and hyphens in dot-separated parts (e.g. server1.example.com), "
+            "no part starting or ending with a hyphen, 253 characters at most."
+        )
+
+    config: dict = {}
+    location = _choice(allowed.get("locations") or [], options.get("location"), "location", errors, "location")
+    if location is not None:
+        config[LOCATION_KEYS.get(product.platform, "location")] = location
+    os_template = _choice(
+        allowed.get("os_templates") or [], options.get("os_template"), "operating system", errors, "os_template"
+    )
+    if os_template is not None:
+        config[OS_KEYS.get(product.platform, "os_template")] = os_template
+
+    given = options.get("variables") or {}
+    if not isinstance(given, dict):
+        errors.setdefault("variables", []).append("Variables must be given as name: value pairs.")
+        given = {}
+    declared = {v["name"]: v for v in allowed.get("variables") or []}
+    for name in sorted(set(given) - set(declared)):
+        errors.setdefault(f"variables.{name}", []).append(f"{product.name} has no setting {name!r}.")
+    environment = {}
+    for name, spec in declared.items():
+        label = spec.get("label") or name
+        value = given.get(name)
+        value = "" if value is None else str(value).strip()
+        if not value:
+            value = str(spec.get("default") or "")
+        if not value:
+            if spec.get("required"):
+                errors.setdefault(f"variables.{name}", []).append(f"{label} is required.")
+            continue
+        if len(value) > MAX_VARIABLE_LENGTH:
+            errors.setdefault(f"variables.{name}", []).append(
+                f"{label} is longer than {MAX_VARIABLE_LENGTH} characters."
+            )
+        elif spec.get("pattern") and not re.fullmatch(spec["pattern"], value):
+            errors.setdefault(f"variables.{name}", []).append(f"{label} is not in the expected format.")
+        environment[name] = value
+    if environment:
+        config["environment"] = environment
+    if errors:
+        raise ProductOptionsError(errors)
+    return {"hostname": hostname, "config": config}
+
+
+@dataclass
+class CouponCheck:
+    code: str
+    is_valid: bool
+    message: str
+
+
+@dataclass
+class OrderPreview:
+    """What an order would cost now: the first invoice's lines with tax, before anything is written."""
+
+    currency: str
+    lines: list[dict] = field(default_factory=list)  # description, quantity, unit_amount, amount, kind, tax_*
+    subtotal: Decimal = ZERO
+    discount_total: Decimal = ZERO
+    tax_total: Decimal = ZERO
+    total: Decimal = ZERO
+    tax_note: str = ""
+    reverse_charge: bool = False
+    coupon: CouponCheck | None = None
+    # Items that cannot be fulfilled now (sold out, no panel): the order would be refused.
+    unavailable: list[str] = field(default_factory=list)
+
+    @property
+    def can_be_ordered(self) -> bool:
+        return not self.unavailable and (self.coupon is None or self.coupon.is_valid)
+
+
+def preview_order(customer, items: list[dict], *, coupon_code: str | None = None, check_capacity: bool = True):
+    """The priced lines, subtotal, tax and total `place_order` would invoice for the same items now.
+
+    Items are as for place_order ({"price", "quantity", "hostname", "config"}). An unknown or unusable
+    coupon does not fail the preview: it is reported (coupon.is_valid False, with the reason) and the
+    lines are priced without it. Item problems (not for sale, wrong currency) raise OrderError.
+    Writes nothing.
+    """
+    from core.billing.errors import CouponError
+    from core.billing.services.invoices import build_line, price_lines
+    from core.billing.services.tax import customer_tax_details, get_tax_calculator
+
+    checked = _check_items(customer, items)
+    currency = customer.currency_id
+    coupon, coupon_check = None, None
+    if coupon_code and coupon_code.strip():
+        try:
+            found = coupon_service.find_coupon(coupon_code)
+            coupon_service.check_coupon(found, customer, products=[i["price"].product for i in checked],
+                                        currency=currency)  # fmt: skip
+        except CouponError as exc:
+            coupon_check = CouponCheck(code=coupon_code.strip().upper(), is_valid=False, message=str(exc))
+        else:
+            coupon = found
+            coupon_check = CouponCheck(code=found.code, is_valid=True, message=_coupon_summary(found, currency))
+    now = clock.now().replace(microsecond=0)
+    specs = first_invoice_lines(checked, coupon, currency, now)
+    built = [build_line(currency, spec, pos) for pos, spec in enumerate(specs)]
+    totals = price_lines(built, customer_tax_details(customer), currency, get_tax_calculator())
+    lines = [
+        {"description": ln.description, "quantity": ln.quantity, "unit_amount": ln.unit_amount, "amount": ln.amount,
+         "kind": ln.kind, "tax_rate": ln.tax_rate, "tax_name": ln.tax_name, "tax_amount": ln.tax_amount}
+        for ln in built
+    ]  # fmt: skip
+    unavailable = []
+    if check_capacity:
+        try:
+            _check_capacity(checked)
+        except OrderError as exc:
+            unavailable.append(str(exc))
+    return OrderPreview(
+        currency=currency, lines=lines, subtotal=totals.subtotal, discount_total=totals.discount_total,
+        tax_total=totals.tax_total, total=totals.total, tax_note=totals.tax_note,
+        reverse_charge=totals.reverse_charge, coupon=coupon_check, unavailable=unavailable,
+    )  # fmt: skip
+
+
+def _coupon_summary(coupon: Coupon, currency: str) -> str:
+    if coupon.kind == Coupon.Kind.PERCENT:
+        what = f"{coupon.percent.normalize()}% off"
+    elif coupon.kind == Coupon.Kind.TRIAL:
+        what = f"{coupon.trial_extension_days} extra free days"
+    else:
+        fixed = coupon.amounts.filter(currency_id=currency).values_list("amount", flat=True).first()
+        what = f"{money.format_amount(fixed, currency)} off" if fixed is not None else "a discount"
+    return f"Coupon {coupon.code} applied: {what}."

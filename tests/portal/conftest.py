@@ -1,0 +1,1 @@
+from tests.billing.conftest import provisioning  # noqa: F401  (the recording stand-in for provisioning)
