@@ -10,4 +10,5 @@ urlpatterns = [
     path("logout/", views.logout_view, name="logout"),
     path("", include("portal.billing.urls")),
     path("", include("portal.services.urls")),
+    path("", include("portal.account.urls")),
 ]

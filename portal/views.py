@@ -14,9 +14,36 @@ class PortalLoginView(LoginView):
         return self.get_redirect_url() or "/"
 
 
+def login_locked_out(request, original_response=None, credentials=None):
+    """axes' answer once a login is throttled: the portal's login page with a clear message (HTTP 429);
+    anywhere else (the staff login) axes' own response, unchanged."""
+    from django.conf import settings
+    from django.http import HttpResponse, JsonResponse
+
+    match = getattr(request, "resolver_match", None)
+    if match is not None and "portal" in match.namespaces:
+        from axes.helpers import get_cool_off
+
+        cool_off = get_cool_off(request)
+        minutes = int(cool_off.total_seconds() // 60) if cool_off else 0
+        wait = f"{minutes // 60} hour(s)" if minutes >= 60 and minutes % 60 == 0 else f"{minutes} minutes"
+        context = {"locked_out": True, "wait": wait, "next": request.POST.get("next", "")}
+        return render(request, "portal/login.html", context, status=settings.AXES_HTTP_RESPONSE_CODE)
+    from axes.helpers import get_lockout_message
+
+    if request.META.get("HTTP_X_REQUESTED_WITH") == "XMLHttpRequest":
+        return JsonResponse({"detail": get_lockout_message()}, status=settings.AXES_HTTP_RESPONSE_CODE)
+    return HttpResponse(get_lockout_message(), status=settings.AXES_HTTP_RESPONSE_CODE)
+
+
 def logout_view(request):
-    logout(request)
-    return redirect("portal:login")
+    """POST logs out (a link could be forged by another site); GET asks first."""
+    if request.method == "POST":
+        logout(request)
+        return redirect("portal:login")
+    if not request.user.is_authenticated:
+        return redirect("portal:login")
+    return render(request, "portal/logout.html")
 
 
 @login_required(login_url="portal:login")

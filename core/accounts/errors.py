@@ -26,3 +26,11 @@ class BillingCurrencyLockedError(AccountError):
 
 class ApiTokenError(AccountError):
     pass
+
+
+class EmailVerificationError(AccountError):
+    pass
+
+
+class ContactError(AccountError):
+    pass

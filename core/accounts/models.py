@@ -185,3 +185,40 @@ class ApiToken(models.Model):
     def active_q(cls) -> Q:
         now = clock.now()
         return Q(revoked_at__isnull=True) & (Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+
+
+class Contact(models.Model):
+    """Another person at a customer who hears from us; with `receives_invoices` they get every invoice email."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="contacts")
+    name = models.CharField(max_length=150)
+    email = models.EmailField()
+    receives_invoices = models.BooleanField("Receives invoices", default=True)
+    created_at = models.DateTimeField(default=clock.now)
+
+    class Meta:
+        ordering = ["name", "pk"]
+        constraints = [models.UniqueConstraint(fields=["customer", "email"], name="contact_unique_email_per_customer")]
+
+    def __str__(self):
+        return f"{self.name} <{self.email}>"
+
+
+class LoginSession(models.Model):
+    """One signed-in browser of a user: lets them see where they are logged in and end those sessions.
+
+    The session itself lives in Django's session store (whatever engine is configured); this row
+    only remembers its key, so "log out everywhere" deletes those keys from the store.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="login_sessions")
+    session_key = models.CharField(max_length=64, unique=True)
+    ip_address = models.GenericIPAddressField("IP address", null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=clock.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.user} @ {self.ip_address or '?'}"

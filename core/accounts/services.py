@@ -12,6 +12,7 @@ import re
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
+from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
@@ -21,8 +22,15 @@ from core.audit.services import record
 from core.catalog.models import Currency
 from core.notifications.services import discord_alert, send_email
 
-from .errors import ApiTokenError, BillingCurrencyLockedError, EmailTakenError, InvalidProfileError
-from .models import ApiToken, Customer, User
+from .errors import (
+    ApiTokenError,
+    BillingCurrencyLockedError,
+    ContactError,
+    EmailTakenError,
+    EmailVerificationError,
+    InvalidProfileError,
+)
+from .models import ApiToken, Contact, Customer, LoginSession, User
 
 PROFILE_FIELDS = frozenset(
     {"company", "phone", "address_line1", "address_line2", "city", "region", "postal_code", "country",
@@ -34,6 +42,9 @@ MAX_ACTIVE_TOKENS_PER_USER = 20
 # Writing last_used_at on every API call would turn each read into a write; a minute is precise enough.
 LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
+VERIFY_EMAIL_SALT = "accounts.verify-email"
+VERIFY_EMAIL_MAX_AGE = dt.timedelta(days=3)
+MAX_CONTACTS_PER_CUSTOMER = 20
 
 
 def sign_up_customer(
@@ -61,6 +72,7 @@ def sign_up_customer(
     except ValidationError as exc:
         raise InvalidProfileError("Enter a valid email address.", field="email") from exc
     _validate_profile(profile, allow_staff_fields=actor is not None and actor.is_staff)
+    _normalise_vat_id(profile, profile.get("country", ""))
     billing_currency = _currency(currency)
     if password is not None:
         candidate = User(email=email, first_name=first_name, last_name=last_name)
@@ -81,7 +93,13 @@ def sign_up_customer(
                     to=email,
                     subject=f"Welcome to {settings.COMPANY['name']}",
                     template="welcome",
-                    context={"name": user.first_name or email, "email": email, "portal_url": settings.SITE_URL + "/"},
+                    context={
+                        "name": user.first_name or email,
+                        "email": email,
+                        "portal_url": settings.SITE_URL + "/",
+                        # Self sign-ups confirm their address; imported or staff-made accounts are trusted.
+                        "verify_url": email_verification_url(user) if password is not None else "",
+                    },
                     dedupe_key=f"welcome:{user.pk}",
                     customer=customer,
                 )
@@ -111,6 +129,7 @@ def update_customer_profile(customer: Customer, *, actor: User | None = None, **
     _validate_profile(changes, allow_staff_fields=is_staff)
     with transaction.atomic():
         locked = Customer.objects.select_for_update().get(pk=customer.pk)
+        _normalise_vat_id(changes, changes.get("country", locked.country))
         before, after = {}, {}
         for name, value in changes.items():
             if getattr(locked, name) != value:
@@ -205,6 +224,285 @@ def authenticate_api_token(secret: str) -> ApiToken | None:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         token.last_used_at = now
     return token
+
+
+def email_verification_token(user: User) -> str:
+    """A signed, expiring token naming the user and the address it confirms (a later address change voids it)."""
+    return signing.dumps({"u": user.pk, "e": user.email}, salt=VERIFY_EMAIL_SALT, compress=True)
+
+
+def email_verification_url(user: User) -> str:
+    from django.urls import reverse
+
+    return settings.SITE_URL + reverse("portal:verify_email", args=[email_verification_token(user)])
+
+
+def send_verification_email(user: User) -> None:
+    """Queue a fresh confirmation link (the "resend" button); each link stays valid VERIFY_EMAIL_MAX_AGE."""
+    if user.email_verified_at is not None:
+        return
+    send_email(
+        "verify_email",
+        to=user.email,
+        subject=f"Confirm your email address for {settings.COMPANY['name']}",
+        template="welcome",
+        context={
+            "name": user.first_name or user.email,
+            "email": user.email,
+            "portal_url": settings.SITE_URL + "/",
+            "verify_url": email_verification_url(user),
+        },
+        customer=getattr(user, "customer", None),
+    )
+
+
+def verify_email(token: str) -> User:
+    """Mark the address in a verification token as confirmed.
+
+    Invariants: the token was signed by us for this address, is younger than
+    VERIFY_EMAIL_MAX_AGE, and the user still has that address. Verifying twice is harmless.
+    """
+    try:
+        data = signing.loads(token, salt=VERIFY_EMAIL_SALT, max_age=VERIFY_EMAIL_MAX_AGE)
+    except signing.SignatureExpired as exc:
+        raise EmailVerificationError("This confirmation link has expired. Log in and ask for a new one.") from exc
+    except signing.BadSignature as exc:
+        raise EmailVerificationError(
+            "This confirmation link is not valid. Copy the whole link from the email."
+        ) from exc
+    with transaction.atomic():
+        user = User.objects.select_for_update().filter(pk=data.get("u")).first()
+        if user is None or user.email.lower() != str(data.get("e", "")).lower():
+            raise EmailVerificationError("This confirmation link is for an address that is no longer on the account.")
+        if user.email_verified_at is None:
+            user.email_verified_at = clock.now()
+            user.save(update_fields=["email_verified_at"])
+            record("user.email_verified", user, actor=user, data={"email": user.email})
+    return user
+
+
+def record_login_session(user: User, session_key: str, *, ip_address: str | None = None, user_agent: str = "") -> None:
+    """Remember a signed-in browser so it can be listed and ended ("log out everywhere")."""
+    if not session_key:
+        return
+    LoginSession.objects.update_or_create(
+        session_key=session_key,
+        defaults={"user": user, "ip_address": ip_address or None, "user_agent": (user_agent or "")[:300]},
+    )
+
+
+def active_login_sessions(user: User) -> list[LoginSession]:
+    """The user's sessions that still exist in the session store (expired or ended ones are forgotten)."""
+    store = _session_store()
+    alive = []
+    for login_session in LoginSession.objects.filter(user=user).order_by("-created_at"):
+        if store.exists(login_session.session_key):
+            alive.append(login_session)
+        else:
+            login_session.delete()
+    return alive
+
+
+def end_login_sessions(user: User, *, keep_session_key: str | None = None, actor: User | None = None) -> int:
+    """Log the user out of every browser but `keep_session_key` (the one asking). Returns how many ended."""
+    store = _session_store()
+    ended = 0
+    for login_session in LoginSession.objects.filter(user=user).exclude(session_key=keep_session_key or ""):
+        store.delete(login_session.session_key)
+        login_session.delete()
+        ended += 1
+    if ended:
+        record("user.sessions_ended", user, actor=actor or user, data={"count": ended})
+    return ended
+
+
+def end_login_session(user: User, session_id: int, *, actor: User | None = None) -> None:
+    """Log one of the user's own sessions out (another user's id changes nothing)."""
+    login_session = LoginSession.objects.filter(user=user, pk=session_id).first()
+    if login_session is None:
+        raise InvalidProfileError("That session has already ended.")
+    _session_store().delete(login_session.session_key)
+    login_session.delete()
+    record("user.sessions_ended", user, actor=actor or user, data={"count": 1})
+
+
+def has_two_factor(user: User) -> bool:
+    """True when the user has a confirmed second factor (TOTP app or passkey)."""
+    from django_otp import devices_for_user
+
+    return any(True for _ in devices_for_user(user, confirmed=True))
+
+
+def start_totp_setup(user: User):
+    """The user's pending authenticator-app device (created once; shown as a QR code until confirmed).
+
+    Invariant: a customer has at most one TOTP device; it counts only once confirmed with a code.
+    """
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=user).order_by("pk").first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name="default", confirmed=False)
+    return device
+
+
+def confirm_totp_setup(user: User, token: str) -> None:
+    """Turn the pending authenticator app on once the user proves it works with a current code."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    with transaction.atomic():
+        device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=False).first()
+        if device is None:
+            raise InvalidProfileError("Start the setup again: there is no authenticator app waiting for a code.")
+        if not device.verify_token((token or "").strip().replace(" ", "")):
+            raise InvalidProfileError("That code is not right. Check the time on your phone and try the next code.",
+                                      field="otp_token")  # fmt: skip
+        device.confirmed = True
+        device.save(update_fields=["confirmed"])
+        record("user.2fa_enabled", user, actor=user, data={"method": "totp"})
+
+
+def disable_two_factor(user: User, *, password: str) -> None:
+    """Remove every second factor after the password is re-entered (staff must keep theirs: refused)."""
+    from django_otp.plugins.otp_static.models import StaticDevice
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+    from django_otp_webauthn.models import WebAuthnCredential
+
+    if user.is_staff:
+        raise InvalidProfileError("Staff accounts must keep two-factor authentication.")
+    if not user.check_password(password or ""):
+        raise InvalidProfileError("That password is not right.", field="password")
+    with transaction.atomic():
+        for model in (TOTPDevice, StaticDevice, WebAuthnCredential):
+            model.objects.filter(user=user).delete()
+        record("user.2fa_disabled", user, actor=user)
+
+
+def verify_second_factor(user: User, token: str):
+    """The confirmed device that accepts `token` (throttled per device by django-otp), or None."""
+    from django_otp import match_token
+
+    return match_token(user, (token or "").strip().replace(" ", ""))
+
+
+def _session_store():
+    from importlib import import_module
+
+    return import_module(settings.SESSION_ENGINE).SessionStore()
+
+
+def add_contact(
+    customer: Customer, *, name: str, email: str, receives_invoices: bool = True, actor: User | None = None
+) -> Contact:
+    """Add a person who hears from us on the customer's behalf.
+
+    Invariants: a valid address, once per customer, not the account's own login address
+    (that one always gets invoices), at most MAX_CONTACTS_PER_CUSTOMER.
+    """
+    name, email = _clean_contact(customer, name, email)
+    with transaction.atomic():
+        Customer.objects.select_for_update().filter(pk=customer.pk).first()
+        if customer.contacts.count() >= MAX_CONTACTS_PER_CUSTOMER:
+            raise ContactError(f"You can have up to {MAX_CONTACTS_PER_CUSTOMER} contacts. Remove one first.")
+        if customer.contacts.filter(email__iexact=email).exists():
+            raise ContactError(f"{email} is already a contact.", field="email")
+        contact = Contact.objects.create(customer=customer, name=name, email=email, receives_invoices=receives_invoices)
+        record("contact.add", customer, actor=actor, data={"email": email, "receives_invoices": receives_invoices})
+    return contact
+
+
+def update_contact(
+    contact: Contact, *, name: str, email: str, receives_invoices: bool, actor: User | None = None
+) -> Contact:
+    name, email = _clean_contact(contact.customer, name, email)
+    with transaction.atomic():
+        locked = Contact.objects.select_for_update().get(pk=contact.pk)
+        if locked.customer.contacts.filter(email__iexact=email).exclude(pk=locked.pk).exists():
+            raise ContactError(f"{email} is already a contact.", field="email")
+        before = {"name": locked.name, "email": locked.email, "receives_invoices": locked.receives_invoices}
+        locked.name, locked.email, locked.receives_invoices = name, email, receives_invoices
+        locked.save(update_fields=["name", "email", "receives_invoices"])
+        record(
+            "contact.update",
+            locked.customer,
+            actor=actor,
+            before=before,
+            after={"name": name, "email": email, "receives_invoices": receives_invoices},
+        )
+    return locked
+
+
+def remove_contact(contact: Contact, *, actor: User | None = None) -> None:
+    with transaction.atomic():
+        record("contact.remove", contact.customer, actor=actor, data={"email": contact.email})
+        contact.delete()
+
+
+def invoice_recipients(customer: Customer) -> list[str]:
+    """Who gets an invoice email: the account's address first, then each contact flagged "receives invoices".
+
+    Addresses are unique case-insensitively and in a stable order (login address, then contacts by name).
+    """
+    recipients = [customer.user.email]
+    seen = {customer.user.email.lower()}
+    for email in (
+        customer.contacts.filter(receives_invoices=True).order_by("name", "pk").values_list("email", flat=True)
+    ):
+        if email.lower() not in seen:
+            seen.add(email.lower())
+            recipients.append(email)
+    return recipients
+
+
+def _clean_contact(customer: Customer, name: str, email: str) -> tuple[str, str]:
+    name, email = (name or "").strip(), (email or "").strip().lower()
+    if not name:
+        raise ContactError("Give the contact a name.", field="name")
+    try:
+        validate_email(email)
+    except ValidationError as exc:
+        raise ContactError("Enter a valid email address.", field="email") from exc
+    if email == customer.user.email.lower():
+        raise ContactError("That is the account's own address; it always receives invoices.", field="email")
+    return name[:150], email
+
+
+def _normalise_vat_id(values: dict, country: str) -> None:
+    """Check a VAT ID with python-stdnum and store it compact with its country prefix (DE136695976).
+
+    A number without a prefix is read as one of the billing country. Countries stdnum has no VAT
+    rules for (the US has no VAT) keep the number as typed, trimmed.
+    """
+    if not values.get("vat_id"):
+        return
+    from stdnum import vatin
+    from stdnum.exceptions import ValidationError as StdnumError
+    from stdnum.util import get_cc_module
+
+    raw = re.sub(r"[\s.\-]", "", str(values["vat_id"])).upper()
+    country = (country or "").upper()
+    candidates = [raw] if raw[:2].isalpha() else []
+    if country and not raw.startswith(country):
+        prefix = {"GR": "EL"}.get(country, country)
+        candidates.append(prefix + raw)
+    for candidate in candidates:
+        try:
+            values["vat_id"] = vatin.compact(vatin.validate(candidate))
+            return
+        except (StdnumError, ValueError, LookupError):
+            continue
+
+    def has_vat_rules(code: str) -> bool:
+        code = code[:2].lower()
+        return code.isalpha() and get_cc_module({"el": "gr", "xi": "gb"}.get(code, code), "vat") is not None
+
+    checkable = any(has_vat_rules(c) for c in candidates) or (bool(country) and has_vat_rules(country))
+    if checkable:
+        raise InvalidProfileError(
+            f"{values['vat_id']} is not a valid VAT ID. Check the number and its country prefix (e.g. DE136695976).",
+            field="vat_id",
+        )
+    values["vat_id"] = str(values["vat_id"]).strip()[:32]
 
 
 def _currency(value: str | Currency | None) -> Currency:

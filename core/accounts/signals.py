@@ -1,0 +1,21 @@
+"""Account signal receivers: remember each signed-in browser (the sessions list) and whether it owes a second factor."""
+
+from django.contrib.auth.signals import user_logged_in
+from django.dispatch import receiver
+
+
+@receiver(user_logged_in, dispatch_uid="accounts.record_login_session")
+def record_login_session(sender, request, user, **kwargs):
+    from . import services
+
+    if request is None or not hasattr(request, "session"):
+        return
+    if request.session.session_key is None:
+        request.session.save()
+    request.session["second_factor_required"] = services.has_two_factor(user)
+    services.record_login_session(
+        user,
+        request.session.session_key,
+        ip_address=request.META.get("REMOTE_ADDR"),
+        user_agent=request.META.get("HTTP_USER_AGENT", ""),
+    )
