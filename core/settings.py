@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "core.analytics",
     "backoffice",
     "portal",
+    "portal.api",
 ]
 
 MIDDLEWARE = [
@@ -395,3 +396,9 @@ SESSION_COOKIE_HTTPONLY = True
 
 # Referenced by the admin site setup (django.urls is imported lazily elsewhere).
 ADMIN_INDEX_URL = reverse_lazy("admin:index")
+
+# --- REST API (/api/v1/, portal/api) ---------------------------------------------------
+# Requests per token (cache-based: shared across workers only with Redis), e.g. "600/m", "20/s".
+API_RATE_LIMIT = env.str("API_RATE_LIMIT", default="600/m")
+# How long an Idempotency-Key's stored answer is replayed before the key may be used again.
+API_IDEMPOTENCY_HOURS = env.int("API_IDEMPOTENCY_HOURS", default=24)

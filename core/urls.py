@@ -15,5 +15,6 @@ urlpatterns = [
     path("anymail/", include("anymail.urls")),
     path("webhooks/", include("core.billing.webhook_urls")),
     path(settings.ADMIN_PATH, admin.site.urls),
+    path("api/v1/", include("portal.api.urls")),
     path("", include("portal.urls")),
 ]

@@ -1,0 +1,36 @@
+"""Page pagination for every list: `?page=1&page_size=50` (at most 100) -> `{"items": [...], "count": N}`.
+
+Lists order by a unique key last (e.g. `-created_at, -id`), so pages never skip or repeat a row.
+"""
+
+from ninja import Field, Schema
+from ninja.pagination import PageNumberPagination
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 100
+
+
+class PageQuery(Schema):
+    page: int = Field(1, ge=1, le=100_000, description="Page number, from 1.")
+    page_size: int = Field(DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description="Items per page (1-100).")
+
+
+class Page(PageNumberPagination):
+    Input = PageQuery
+
+    def __init__(self, **kwargs):
+        super().__init__(page_size=DEFAULT_PAGE_SIZE, max_page_size=MAX_PAGE_SIZE, **kwargs)
+
+
+class Mapped:
+    """A queryset whose rows become response dicts only for the page asked for: one COUNT and one
+    page query, however many rows match."""
+
+    def __init__(self, queryset, to_dict):
+        self.queryset, self.to_dict = queryset, to_dict
+
+    def __len__(self) -> int:
+        return self.queryset.count()
+
+    def __getitem__(self, window: slice) -> list[dict]:
+        return [self.to_dict(row) for row in self.queryset[window]]

@@ -1,0 +1,1 @@
+"""One Router per resource; portal/api/urls.py mounts them (see ROUTERS there)."""

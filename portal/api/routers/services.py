@@ -1,0 +1,184 @@
+"""Services: list, detail, power, usage, plan change (preview, confirm), cancel at period end and its undo.
+
+Plan changes and cancellation act on the service's subscription through core.billing.services
+(proration.preview_change_plan / change_plan, subscriptions.cancel_subscription / resume_subscription).
+"""
+
+import datetime as dt
+import uuid
+from typing import Literal
+
+from ninja import Router, Status
+from ninja.pagination import paginate
+
+from core.billing.services.proration import change_plan, preview_change_plan
+from core.billing.services.subscriptions import cancel_subscription, resume_subscription
+from core.catalog.models import Price
+from core.provisioning.drivers import PowerAction
+from core.provisioning.models import Service
+from core.provisioning.services import power_service, service_usage
+from core.usage.models import BandwidthPeriod
+
+from .. import auth
+from ..errors import ApiError, responses
+from ..idempotency import IdempotencyKeyHeader, idempotent
+from ..pagination import Mapped, Page
+from ..schemas.services import (
+    AcceptedOut,
+    CancelIn,
+    ChangePlanIn,
+    PlanChangeOut,
+    PlanChangePreviewOut,
+    PowerIn,
+    ServiceDetailOut,
+    ServiceOut,
+    UsageOut,
+)
+from .common import amount, date_range, own, plain
+
+router = Router(tags=["services"])
+ServiceStatus = Literal["pending", "provisioning", "active", "suspended", "terminated", "failed", "awaiting_stock"]
+
+
+def _services():
+    return Service.objects.select_related("product", "subscription")
+
+
+def _own_service(customer, service_id) -> Service:
+    return own(_services().select_related("connection", "subscription__price"), customer, "service", uuid=service_id)
+
+
+def service_out(service: Service) -> dict:
+    sub = service.subscription
+    return {
+        "id": service.uuid, "label": service.label, "hostname": service.hostname, "status": service.status,
+        "service_type": service.product.service_type, "product": service.product.name,
+        "product_slug": service.product.slug, "primary_ip": service.primary_ip, "created_at": service.created_at,
+        "next_due_date": sub.current_period_end if sub else None,
+        "cancel_at_period_end": bool(sub and sub.cancel_at_period_end),
+    }  # fmt: skip
+
+
+def service_detail_out(service: Service) -> dict:
+    sub = service.subscription
+    return {
+        **service_out(service),
+        "ip_addresses": service.ip_addresses or [], "pending_action": service.pending_action,
+        "suspension_reason": service.suspension_reason, "price_id": sub.price_id if sub else None,
+        "cycle": sub.cycle if sub else None, "amount": amount(sub.amount, sub.currency_id) if sub else None,
+        "currency": sub.currency_id if sub else None, "subscription_status": sub.status if sub else None,
+        "provisioned_at": service.provisioned_at, "terminated_at": service.terminated_at,
+    }  # fmt: skip
+
+
+def _subscription(service: Service):
+    if service.subscription is None:
+        raise ApiError(422, "no_subscription", "This service is not billed by a subscription; contact support "
+                       "to change or cancel it.")  # fmt: skip
+    return service.subscription
+
+
+def _price(price_id: int) -> Price:
+    price = Price.objects.select_related("product").filter(pk=price_id).first()
+    if price is None:
+        raise ApiError(422, "invalid_request", "No such price.", fields={"price_id": ["No such price."]})
+    return price
+
+
+@router.get("/services", response=responses({200: list[ServiceOut]}), auth=auth.read, summary="Your services")
+@paginate(Page)
+def list_services(request, status: ServiceStatus | None = None, date_from: dt.date | None = None,
+                  date_to: dt.date | None = None):  # fmt: skip
+    """Newest first. `date_from`/`date_to` filter on the creation date (both included)."""
+    services = _services().filter(customer=auth.caller(request).customer)
+    if status:
+        services = services.filter(status=status)
+    services = date_range(services, "created_at", date_from, date_to)
+    return Mapped(services.order_by("-created_at", "-id"), service_out)
+
+
+@router.get("/services/{service_id}", response=responses({200: ServiceDetailOut}, 404), auth=auth.read,
+            summary="One service")  # fmt: skip
+def get_service(request, service_id: uuid.UUID):
+    return service_detail_out(_own_service(auth.caller(request).customer, service_id))
+
+
+@router.post("/services/{service_id}/power", response=responses({202: AcceptedOut}, 404, 503), auth=auth.services,
+             summary="Start, shut down or restart")  # fmt: skip
+def power(request, service_id: uuid.UUID, payload: PowerIn):
+    caller = auth.caller(request)
+    service = _own_service(caller.customer, service_id)
+    power_service(service, PowerAction(payload.action), actor=caller.user)
+    return Status(202, {"detail": f"{payload.action} sent to {service}."})
+
+
+@router.get("/services/{service_id}/usage", response=responses({200: UsageOut}, 404), auth=auth.read,
+            summary="Live usage and this period's bandwidth")  # fmt: skip
+def usage(request, service_id: uuid.UUID):
+    service = _own_service(auth.caller(request).customer, service_id)
+    live = service_usage(service)
+    period = BandwidthPeriod.objects.filter(service=service).order_by("-period_start", "-id").first()
+    return {
+        "live": None if live is None else {name: getattr(live, name) for name in (
+            "power_state", "cpu_percent", "memory_bytes", "memory_limit_bytes", "disk_bytes", "disk_limit_bytes",
+            "traffic_in_bytes", "traffic_out_bytes", "traffic_total_bytes")},
+        "bandwidth": None if period is None else {
+            "period_start": period.period_start, "period_end": period.period_end, "bytes_in": period.bytes_in,
+            "bytes_out": period.bytes_out, "quota_bytes": period.quota_bytes},
+    }  # fmt: skip
+
+
+@router.post("/services/{service_id}/change-plan/preview", response=responses({200: PlanChangePreviewOut}, 404),
+             auth=auth.services, summary="Preview a plan change")  # fmt: skip
+def change_plan_preview(request, service_id: uuid.UUID, payload: ChangePlanIn):
+    """The exact prorated lines confirming would invoice (upgrade) or credit (downgrade) now."""
+    service = _own_service(auth.caller(request).customer, service_id)
+    preview = preview_change_plan(_subscription(service), _price(payload.price_id))
+    cur = preview.currency
+    return {
+        "new_price_id": preview.new_price_id, "currency": cur, "fraction": plain(preview.fraction),
+        "lines": [{"description": ln["description"], "amount": amount(ln["amount"], cur),
+                   "tax_amount": amount(ln.get("tax_amount", 0), cur), "period_start": ln.get("period_start"),
+                   "period_end": ln.get("period_end")} for ln in preview.lines],
+        "net": amount(preview.net, cur), "tax": amount(preview.tax, cur), "total": amount(preview.total, cur),
+        "is_upgrade": preview.is_upgrade,
+    }  # fmt: skip
+
+
+@router.post("/services/{service_id}/change-plan", response=responses({200: PlanChangeOut}, 404, 409),
+             auth=auth.services, summary="Change plan now")  # fmt: skip
+@idempotent
+def confirm_change_plan(request, service_id: uuid.UUID, payload: ChangePlanIn,
+                        idempotency_key: str = IdempotencyKeyHeader):  # fmt: skip
+    """Moves the service to the new plan now: an upgrade issues an invoice for the prorated difference
+    (pay it with POST /invoices/{id}/pay), a downgrade credits it."""
+    caller = auth.caller(request)
+    service = _own_service(caller.customer, service_id)
+    result = change_plan(_subscription(service), _price(payload.price_id), actor=caller.user)
+    service = _own_service(caller.customer, service_id)
+    invoice = result.invoice
+    return {
+        "service": service_detail_out(service), "invoice_id": invoice.uuid if invoice else None,
+        "invoice_number": invoice.number if invoice else None,
+        "credit": amount(result.credit, result.subscription.currency_id),
+    }  # fmt: skip
+
+
+@router.post("/services/{service_id}/cancellation", response=responses({200: ServiceDetailOut}, 404, 409),
+             auth=auth.services, summary="Cancel at the end of the paid period")  # fmt: skip
+@idempotent
+def cancel(request, service_id: uuid.UUID, payload: CancelIn, idempotency_key: str = IdempotencyKeyHeader):
+    """The service runs until the period you paid for ends, then stops. Undo with DELETE before then."""
+    caller = auth.caller(request)
+    service = _own_service(caller.customer, service_id)
+    cancel_subscription(_subscription(service), reason=payload.reason, comment=payload.comment, actor=caller.user)
+    return service_detail_out(_own_service(caller.customer, service_id))
+
+
+@router.delete("/services/{service_id}/cancellation", response=responses({200: ServiceDetailOut}, 404),
+               auth=auth.services, summary="Undo a pending cancellation")  # fmt: skip
+def undo_cancel(request, service_id: uuid.UUID):
+    caller = auth.caller(request)
+    service = _own_service(caller.customer, service_id)
+    resume_subscription(_subscription(service), actor=caller.user)
+    return service_detail_out(_own_service(caller.customer, service_id))
