@@ -10,5 +10,6 @@ urlpatterns = [
     path("logout/", views.logout_view, name="logout"),
     path("", include("portal.billing.urls")),
     path("", include("portal.services.urls")),
+    path("", include("portal.orders.urls")),
     path("", include("portal.account.urls")),
 ]

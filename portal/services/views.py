@@ -1,13 +1,19 @@
-"""Customer pages for services: list, detail (status, usage, power, panel link) and credentials,
-which are shown only after the customer re-enters their password (within REAUTH_MINUTES)."""
+"""Customer pages for services: list, detail (status, plan, usage, bandwidth, power with
+confirmation, panel link) and credentials, which are shown only after the customer re-enters
+their password (within REAUTH_MINUTES). Plan changes and cancellation are in plan.py."""
+
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from core import clock
+from core.billing.models import Invoice, Subscription
 from core.provisioning.conf import setting
 from core.provisioning.drivers import PowerAction
 from core.provisioning.errors import ProvisioningError
@@ -15,8 +21,17 @@ from core.provisioning.models import Service
 from core.provisioning.services import power_service, reset_service_credentials, service_panel_url, service_usage
 from portal.access import customer_required, get_own_or_404
 
+from .bandwidth import current_bandwidth
+from .controls import controls
+
 REAUTH_SESSION_KEY = "portal_reauth_at"
 POWER_CHOICES = [("boot", "Start"), ("shutdown", "Shut down"), ("restart", "Restart")]
+# Signals that interrupt what runs on the service: asked for confirmation first.
+CONFIRMED_SIGNALS = {
+    "shutdown": "Everything running on it stops until you start it again.",
+    "restart": "Everything running on it is interrupted for a minute or two.",
+}
+RUNNING = (Subscription.Status.ACTIVE, Subscription.Status.TRIALING, Subscription.Status.PAST_DUE)
 
 
 def _services(request):
@@ -55,14 +70,42 @@ def service_list(request):
 @login_required(login_url="portal:login")
 @customer_required
 def service_detail(request, uuid):
-    service = get_own_or_404(_services(request).select_related("connection"), request, uuid=uuid)
+    service = get_own_or_404(
+        _services(request).select_related("connection", "subscription__price__product"), request, uuid=uuid
+    )
+    usage = service_usage(service)
     context = {
         "service": service,
-        "usage": service_usage(service),
+        "usage": usage,
         "power_choices": POWER_CHOICES,
         "can_act": service.status == Service.Status.ACTIVE and not service.pending_action,
+        "controls": controls(service, usage),
+        "subscription": service.subscription,
+        "next_due": _next_due(service),
+        "bandwidth": current_bandwidth(service),
+        "overdue_invoice": overdue_invoice(service) if service.status == Service.Status.SUSPENDED else None,
+        "sso_token": request.GET.get("sso", ""),
     }
     return render(request, "portal/services/detail.html", context)
+
+
+def _next_due(service: Service):
+    subscription = service.subscription
+    if subscription is None or subscription.status not in RUNNING:
+        return None
+    return subscription.current_period_end
+
+
+def overdue_invoice(service: Service) -> Invoice | None:
+    """The unpaid invoice a suspended service waits for: its subscription's oldest, else the customer's."""
+    open_invoices = Invoice.objects.filter(customer_id=service.customer_id, status=Invoice.Status.ISSUED).order_by(
+        "due_date", "pk"
+    )
+    if service.subscription_id:
+        found = open_invoices.filter(subscription_id=service.subscription_id).first()
+        if found is not None:
+            return found
+    return open_invoices.first()
 
 
 @login_required(login_url="portal:login")
@@ -84,15 +127,53 @@ def service_power(request, uuid):
 
 @login_required(login_url="portal:login")
 @customer_required
+def service_power_confirm(request, uuid, signal):
+    """Ask before a shut down or restart (works without JavaScript); the form posts to service_power."""
+    service = get_own_or_404(_services(request), request, uuid=uuid)
+    if signal not in CONFIRMED_SIGNALS:
+        raise Http404("Unknown action")
+    return render(
+        request,
+        "portal/services/confirm_power.html",
+        {
+            "service": service,
+            "signal": signal,
+            "label": dict(POWER_CHOICES)[signal],
+            "warning": CONFIRMED_SIGNALS[signal],
+        },
+    )
+
+
+@login_required(login_url="portal:login")
+@customer_required
 @require_POST
 def service_panel(request, uuid):
     # A POST, so a single sign-on link is made only when the customer asks for it.
     service = get_own_or_404(_services(request).select_related("connection"), request, uuid=uuid)
     try:
-        return redirect(service_panel_url(service))
+        url = service_panel_url(service)
     except ProvisioningError as exc:
         messages.error(request, str(exc))
         return redirect("portal:service_detail", uuid=service.uuid)
+    if service.connection is not None and service.connection.platform == "sandbox":
+        # The sandbox has no panel of its own: its single sign-on lands on a portal page instead of a dead host.
+        token = parse_qs(urlsplit(url).query).get("sso", [""])[0]
+        return redirect(reverse("portal:service_sandbox_panel", args=[service.uuid]) + "?" + urlencode({"sso": token}))
+    return redirect(url)
+
+
+@login_required(login_url="portal:login")
+@customer_required
+def service_sandbox_panel(request, uuid):
+    """What the demo shows instead of a platform panel: the sandbox server as the panel would."""
+    service = get_own_or_404(_services(request).select_related("connection"), request, uuid=uuid)
+    if service.connection is None or service.connection.platform != "sandbox":
+        raise Http404("Not a sandbox service")
+    return render(
+        request,
+        "portal/services/sandbox_panel.html",
+        {"service": service, "usage": service_usage(service), "signed_in": bool(request.GET.get("sso"))},
+    )
 
 
 @login_required(login_url="portal:login")
