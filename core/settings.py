@@ -308,6 +308,31 @@ PROVISIONING = {
     "USAGE_CACHE_SECONDS": env.int("PROVISIONING_USAGE_CACHE_SECONDS", default=60),
 }
 
+# Bandwidth metering (core/usage/conf.py holds the defaults and what each key means).
+FLOW_SOURCE_CLASS = env.str(
+    "FLOW_SOURCE_CLASS",
+    default="integrations.elastiflow.client.ElastiFlowSource" if IS_PRODUCTION else "core.usage.sandbox.SandboxFlowSource",
+)
+USAGE = {
+    "REREAD_WINDOWS": env.int("USAGE_REREAD_WINDOWS", default=3),
+    "WINDOW_DELAY_MINUTES": env.int("USAGE_WINDOW_DELAY_MINUTES", default=10),
+    "OWN_PREFIXES": env.list("USAGE_OWN_PREFIXES", default=[]),
+    "EXCLUDE_OWN_TRAFFIC": env.bool("USAGE_EXCLUDE_OWN_TRAFFIC", default=True),
+    "PLATFORM_DIVERGENCE_SHARE": env.str("USAGE_PLATFORM_DIVERGENCE_SHARE", default="0.10"),
+}
+ELASTIFLOW = {
+    "HOSTS": env.list("ELASTIFLOW_HOSTS", default=["https://127.0.0.1:9200"]),
+    "SCHEMA": env.str("ELASTIFLOW_SCHEMA", default="codex"),  # codex | ecs
+    "INDEX_PATTERN": env.str("ELASTIFLOW_INDEX_PATTERN", default=""),  # empty: elastiflow-flow-<schema>-*
+    "API_KEY": env.str("ELASTIFLOW_API_KEY", default=""),
+    "USERNAME": env.str("ELASTIFLOW_USERNAME", default=""),
+    "PASSWORD": env.str("ELASTIFLOW_PASSWORD", default=""),
+    "CA_CERTS": env.str("ELASTIFLOW_CA_CERTS", default=""),
+    "VERIFY_CERTS": env.bool("ELASTIFLOW_VERIFY_CERTS", default=True),
+    "EXPORTERS": env.list("ELASTIFLOW_EXPORTERS", default=[]),
+    "TIMEOUT_SECONDS": env.int("ELASTIFLOW_TIMEOUT_SECONDS", default=60),
+}
+
 # Gateways and platform drivers are found through registries keyed by name;
 # core never imports integrations directly.
 PAYMENT_GATEWAYS = env.list("PAYMENT_GATEWAYS", default=["sandbox", "manual"])

@@ -5,3 +5,6 @@ class UsageConfig(AppConfig):
     name = "core.usage"
     label = "usage"
     verbose_name = "Usage"
+
+    def ready(self):
+        from . import signals  # noqa: F401
