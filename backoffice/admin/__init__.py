@@ -1,3 +1,4 @@
 """The Unfold back office: one module per domain (Django autodiscovers `backoffice.admin`)."""
 
 from . import accounts, audit, billing, catalog, notifications, provisioning, support, usage  # noqa: F401
+from . import analytics  # noqa: F401  (MRR movement lists, export jobs, dunning what-if)
