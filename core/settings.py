@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "core.audit",
     "core.notifications",
     "core.analytics",
+    "core.imports",
     "backoffice",
     "portal",
     "portal.api",
@@ -209,8 +210,19 @@ AXES_RESET_ON_SUCCESS = True
 AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
 # Portal logins that hit the limit see the login page with a clear message; other paths keep axes' default.
 AXES_LOCKOUT_CALLABLE = "portal.views.login_locked_out"
+# Imported WHMCS logins are verified by core.accounts.hashers and re-hashed with the first (default) hasher.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+    "core.accounts.hashers.WhmcsBcryptPasswordHasher",
+    "core.accounts.hashers.WhmcsMD5PasswordHasher",
+    "core.accounts.hashers.WhmcsHMACPasswordHasher",
+]
 if DJANGO_ENV == "test":
-    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *PASSWORD_HASHERS[-3:]]
 
 OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="EZSCALE Backoffice")
 OTP_WEBAUTHN_RP_ID = env.str("OTP_WEBAUTHN_RP_ID", default="localhost")

@@ -147,6 +147,7 @@ class CreditEntry(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    whmcs_id = models.PositiveIntegerField("WHMCS ID", null=True, blank=True, unique=True)
     created_at = models.DateTimeField(default=clock.now, db_index=True)
 
     class Meta:

@@ -1,0 +1,86 @@
+"""Writing imported rows: compare with what is stored, then insert or update in bulk.
+
+The importer (integrations/whmcs) maps source rows to plain dicts of model field values keyed by
+the source's id; `sync_rows` is the one place that turns them into database writes. A row whose
+values equal the stored ones is not written at all, so a rerun on unchanged data writes nothing
+(no UPDATE, no history row). Bulk writes skip model.save(): callers pass only values that are
+already valid, and issued invoices are only ever updated through `allowed_update_fields`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db import models
+
+
+@dataclass
+class SyncResult:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    pks: dict = field(default_factory=dict)  # source key -> our pk
+    refused: dict = field(default_factory=dict)  # source key -> sorted field names that may not change
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, Decimal) or isinstance(b, Decimal):
+        try:
+            return a is not None and b is not None and Decimal(a) == Decimal(b)
+        except (ArithmeticError, TypeError, ValueError):
+            return False
+    if isinstance(a, dt.datetime) and isinstance(b, dt.datetime):
+        return a == b
+    return a == b
+
+
+def sync_rows(
+    model: type[models.Model],
+    rows: dict,
+    *,
+    key: str = "whmcs_id",
+    allowed_update_fields: set[str] | None = None,
+) -> SyncResult:
+    """Insert rows whose key is new, update changed ones, leave equal ones alone.
+
+    `rows` maps the key value to {field attname: value}. When `allowed_update_fields` is given, a
+    difference in any other field is not written and is returned in `refused` (issued invoices).
+    """
+    result = SyncResult()
+    if not rows:
+        return result
+    fields = sorted({name for values in rows.values() for name in values})
+    existing = {
+        found[key]: found
+        for found in model._default_manager.filter(**{f"{key}__in": list(rows)}).values("pk", key, *fields)
+    }
+    to_create, to_update, changed_fields = [], [], set()
+    for source_key, values in rows.items():
+        stored = existing.get(source_key)
+        if stored is None:
+            to_create.append(model(**{key: source_key, **values}))
+            continue
+        result.pks[source_key] = stored["pk"]
+        diff = {name for name, value in values.items() if not _same(value, stored[name])}
+        if allowed_update_fields is not None and diff - allowed_update_fields:
+            result.refused[source_key] = sorted(diff - allowed_update_fields)
+            diff &= allowed_update_fields
+        if not diff:
+            result.unchanged += 1
+            continue
+        obj = model(pk=stored["pk"], **{key: source_key, **{name: values[name] for name in values}})
+        to_update.append(obj)
+        changed_fields |= diff
+    if to_create:
+        model._default_manager.bulk_create(to_create, batch_size=1000)
+        created_pks = dict(
+            model._default_manager.filter(**{f"{key}__in": [getattr(o, key) for o in to_create]}).values_list(key, "pk")
+        )
+        result.pks.update(created_pks)
+        result.created = len(to_create)
+    if to_update:
+        model._default_manager.bulk_update(to_update, sorted(changed_fields), batch_size=500)
+        result.updated = len(to_update)
+    return result
