@@ -278,6 +278,33 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="EZSCALE Hosting <bil
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 DISCORD_WEBHOOK_URL = env.str("DISCORD_WEBHOOK_URL", default="")
+# One webhook per staff channel; an unset channel falls back to DISCORD_WEBHOOK_URL.
+DISCORD_WEBHOOKS = {
+    "billing": env.str("DISCORD_WEBHOOK_BILLING", default=""),
+    "provisioning": env.str("DISCORD_WEBHOOK_PROVISIONING", default=""),
+    "security": env.str("DISCORD_WEBHOOK_SECURITY", default=""),
+}
+# Outbox delivery: attempts, then exponential backoff from RETRY_BASE_SECONDS up to RETRY_MAX_SECONDS.
+NOTIFICATIONS = {
+    "MAX_ATTEMPTS": env.int("NOTIFICATION_MAX_ATTEMPTS", default=5),
+    "RETRY_BASE_SECONDS": env.int("NOTIFICATION_RETRY_BASE_SECONDS", default=60),
+    "RETRY_MAX_SECONDS": env.int("NOTIFICATION_RETRY_MAX_SECONDS", default=3600),
+    "CLAIM_SECONDS": 600,
+}
+# SupportPal (core.support finds the client by name; "sandbox" for the local demo, "" = not configured).
+SUPPORT_BACKEND = env.str("SUPPORT_BACKEND", default="sandbox" if DEBUG else "")
+SUPPORT_BACKEND_CLASSES = {
+    "supportpal": "integrations.supportpal.backend.SupportPalBackend",
+    "sandbox": "integrations.supportpal.sandbox.SandboxSupportBackend",
+}
+SUPPORTPAL = {
+    "BASE_URL": env.str("SUPPORTPAL_BASE_URL", default=""),  # https://help.example.com (the client adds /api/)
+    "API_TOKEN": env.str("SUPPORTPAL_API_TOKEN", default=""),
+    "BRAND_ID": env.int("SUPPORTPAL_BRAND_ID", default=1),
+    "SERVICE_CUSTOM_FIELD_ID": env.str("SUPPORTPAL_SERVICE_FIELD_ID", default=""),
+    "SIMPLEAUTH_KEY": env.str("SUPPORTPAL_SIMPLEAUTH_KEY", default=""),
+    "TIMEOUT": env.float("SUPPORTPAL_TIMEOUT", default=15.0),
+}
 # core finds the chat client by name (core never imports integrations directly).
 CHAT_CLIENT_CLASS = "integrations.discord.client.DiscordWebhookClient"
 

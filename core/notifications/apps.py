@@ -7,4 +7,6 @@ class NotificationsConfig(AppConfig):
     verbose_name = "Notifications"
 
     def ready(self):
-        from . import checks  # noqa: F401  (registers the deploy checks)
+        from . import bounces, checks  # noqa: F401  (registers the deploy checks)
+
+        bounces.connect()

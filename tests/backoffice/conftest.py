@@ -115,6 +115,10 @@ def admin_world(db, staff_user):
     Announcement.objects.create(title="Maintenance", body="Tonight")
     AuditLog.objects.create(action="invoice.issue", actor=staff_user, object_repr="INV-1")
     Notification.objects.create(channel="email", event="invoice_issued", dedupe_key="k1", recipient="a@b.c")
+    from core.notifications.models import EmailSuppression, NotificationPreference
+
+    EmailSuppression.objects.create(address="bounced@example.com", reason="bounced", esp="mailgun")
+    NotificationPreference.objects.create(customer=customer, opted_out=["reminders"])
     ApiToken.objects.create(user=customer.user, name="ci", prefix="ezs_abc", token_hash="0" * 64, scopes=["read"])
     Group.objects.create(name="Billing staff")
     WebAuthnCredential.objects.create(

@@ -41,13 +41,14 @@ def test_alert_is_posted_once_per_dedupe_key(settings, django_capture_on_commit_
 
 
 @respx.mock
-def test_failed_alert_is_marked_failed_and_raises_for_retry(settings, django_capture_on_commit_callbacks):
+def test_failed_alert_is_retried_and_marked_failed_after_the_last_attempt(settings, django_capture_on_commit_callbacks):
     settings.DISCORD_WEBHOOK_URL = WEBHOOK
+    settings.NOTIFICATIONS = {**settings.NOTIFICATIONS, "MAX_ATTEMPTS": 2}
     respx.post(WEBHOOK).mock(return_value=httpx.Response(404, json={"message": "Unknown Webhook", "code": 10015}))
     with django_capture_on_commit_callbacks(execute=False):
         notification = services.discord_alert("Provisioning failed", dedupe_key="svc:1")
-    payload = {"title": "Provisioning failed", "description": "", "level": "danger", "fields": []}
-    with pytest.raises(Exception, match="Unknown Webhook"):
-        services.deliver_discord(notification.pk, payload)
+    assert services.deliver(notification.pk) == "retrying"
+    assert services.deliver(notification.pk) == "failed"
     notification.refresh_from_db()
     assert notification.status == "failed" and "Unknown Webhook" in notification.error
+    assert notification.attempts == 2

@@ -1,0 +1,5 @@
+"""Notification errors with a message staff can act on."""
+
+
+class NotificationError(Exception):
+    pass
