@@ -8,7 +8,7 @@ whenever the stored hasher is not the preferred one). They never create new hash
 Formats (../shared/reference/services.md 7.4):
 - WHMCS >= 6.3: PHP password_hash() bcrypt, `$2y$10$...`. PHP uses only the first 72 bytes of
   the password; Python's bcrypt refuses longer ones, so the candidate is cut to 72 bytes.
-- 4.2.1 - 6.2: `md5(salt . password) . ':' . salt` (split on the last ':', salt length varies).
+- 4.2.1 - 6.2: `md5(salt . password) . ':' . salt` (salt length varies; the digest is 32 hex).
 - Old admin-style `hex(hmac_sha256(key=salt, msg=password)) . ':' . salt`, and bare `md5(password)`.
 """
 
@@ -86,10 +86,10 @@ class WhmcsMD5PasswordHasher(_WhmcsHasher):
     algorithm = "whmcs_md5"
 
     def verify(self, password, encoded):
+        # The digest is always 32 hex characters; everything after the ':' that follows it is the
+        # salt, whatever its length and even when it contains ':' itself.
         stored = self._stored(encoded)
-        digest, sep, salt = stored.rpartition(":")
-        if not sep:
-            digest, salt = stored, ""
+        digest, salt = stored[:32], stored[33:]
         candidate = hashlib.md5((salt + password).encode("utf-8"), usedforsecurity=False).hexdigest()
         return hmac.compare_digest(candidate, digest.lower())
 
@@ -100,7 +100,8 @@ class WhmcsHMACPasswordHasher(_WhmcsHasher):
     algorithm = "whmcs_hmac"
 
     def verify(self, password, encoded):
-        digest, _sep, key = self._stored(encoded).partition(":")
+        stored = self._stored(encoded)
+        digest, key = stored[:64], stored[65:]
         candidate = hmac.new(key.encode("utf-8"), password.encode("utf-8"), hashlib.sha256).hexdigest()
         return hmac.compare_digest(candidate, digest.lower())
 

@@ -49,7 +49,9 @@ def schema_sql(tables=None) -> bytes:
     text = SCHEMA.read_text()
     header = text[: text.index("--\n-- Table structure")]
     parts = re.split(r"(?=--\n-- Table structure for table `)", text)
-    keep = [p for p in parts if (m := re.match(r"--\n-- Table structure for table `(\w+)`", p)) and m.group(1) in wanted]
+    keep = [
+        p for p in parts if (m := re.match(r"--\n-- Table structure for table `(\w+)`", p)) and m.group(1) in wanted
+    ]
     return (header + "".join(keep)).encode()
 
 

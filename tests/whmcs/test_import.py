@@ -137,7 +137,7 @@ def test_imported_clients_log_in_with_their_whmcs_passwords(whmcs_source):
     for cid, (_email, password) in passwords.items():
         user = Customer.objects.get(whmcs_id=cid).user
         formats.add(user.password.split("$", 1)[0])
-        assert not user.check_password("x" + password)
+        assert not user.check_password("wrong-" + password)
         assert user.check_password(password), (cid, user.password[:20])
         user.refresh_from_db()
         assert not user.password.startswith("whmcs_"), "re-hashed with the default hasher on first login"
@@ -157,3 +157,39 @@ def test_schema_difference_stops_before_anything_is_written(whmcs_source):
         assert row_counts() == before
     finally:
         cur.execute("ALTER TABLE tblclients DROP COLUMN loyalty_points")
+
+
+def test_command_prints_progress_and_summary_and_writes_html_and_csv(whmcs_source, tmp_path, capsys):
+    from django.core.management import call_command
+
+    call_command("import_whmcs", "--source", whmcs_source["url"], "--report-dir", str(tmp_path), "--batch-size", "100")
+    out = capsys.readouterr().out
+    print(out)
+    assert "tblinvoices:" in out and "rows/s" in out and "ETA" in out
+    assert "RECONCILED: every money difference is 0.00" in out
+    html = (tmp_path / "report.html").read_text()
+    csv_text = (tmp_path / "report.csv").read_text()
+    assert "Money per currency and year" in html and "tblcontacts" in html
+    assert "dirty_row,tblinvoices" in csv_text and "money,EUR," in csv_text
+
+
+def test_an_issued_invoice_changed_in_whmcs_is_kept_and_shows_as_a_difference(whmcs_source):
+    from django.core.management import call_command
+
+    import_whmcs(whmcs_source["url"], batch_size=100)
+    cur = whmcs_source["conn"].cursor()
+    cur.execute(
+        "SELECT id, subtotal, total FROM tblinvoices WHERE status = 'Unpaid' AND credit = 0 AND tax = 0 ORDER BY id LIMIT 1"
+    )
+    iid, subtotal, total = cur.fetchone()
+    cur.execute("UPDATE tblinvoices SET subtotal = subtotal + 1, total = total + 1 WHERE id = %s", [iid])
+    try:
+        report = import_whmcs(whmcs_source["url"], batch_size=100)
+        assert Invoice.objects.get(whmcs_id=iid).total == total
+        assert any(i.whmcs_id == iid and "changed in WHMCS after import" in i.reason for i in report.issues)
+        assert [r["difference"] for r in report.money_differences] == [Decimal("1.00")]
+        with pytest.raises(SystemExit) as exit_:
+            call_command("import_whmcs", "--source", whmcs_source["url"])
+        assert exit_.value.code == 1
+    finally:
+        cur.execute("UPDATE tblinvoices SET subtotal = %s, total = %s WHERE id = %s", [subtotal, total, iid])
