@@ -14,6 +14,7 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.generic import TemplateView
 from django_otp import devices_for_user
 from django_otp_webauthn.models import WebAuthnCredential
+from two_factor.forms import AuthenticationTokenForm, BackupTokenForm
 from two_factor.views import (
     BackupTokensView,
     DisableView,
@@ -23,6 +24,8 @@ from two_factor.views import (
     SetupView,
 )
 from unfold.widgets import BASE_INPUT_CLASSES, CHECKBOX_CLASSES, RADIO_CLASSES
+
+from core.accounts.forms import BoundedAuthenticationForm
 
 
 def style_form(form):
@@ -69,6 +72,18 @@ class BackofficeLoginView(UnfoldAuthPageMixin, LoginView):
 
     template_name = "backoffice/auth/login.html"
     page_title = "Sign in"
+    # The password step refuses over-long input before authenticate() (and axes) sees it.
+    form_list = (
+        (LoginView.AUTH_STEP, BoundedAuthenticationForm),
+        (LoginView.TOKEN_STEP, AuthenticationTokenForm),
+        (LoginView.BACKUP_STEP, BackupTokenForm),
+    )
+
+    def render(self, form=None, **kwargs):
+        response = super().render(form, **kwargs)
+        if getattr(form, "malformed", False):
+            response.status_code = 400
+        return response
 
     def get_prefix(self, request, *args, **kwargs):
         # formtools derives the POST prefix from the class name; keep two-factor's own.

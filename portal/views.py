@@ -3,12 +3,21 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
 from django.shortcuts import redirect, render
 
+from core.accounts.forms import BoundedAuthenticationForm
+
 from .access import customer_required
 
 
 class PortalLoginView(LoginView):
     template_name = "portal/login.html"
     redirect_authenticated_user = True
+    form_class = BoundedAuthenticationForm
+
+    def form_invalid(self, form):
+        response = super().form_invalid(form)
+        if form.malformed:  # refused input (e.g. an over-long email) is a bad request, not a failed login
+            response.status_code = 400
+        return response
 
     def get_success_url(self):
         return self.get_redirect_url() or "/"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -20,6 +22,34 @@ from portal.access import customer_required, get_own_or_404
 from . import checkout
 
 ONLINE_GATEWAYS = ("stripe", "paypal", "sandbox")
+# What a posted id or gateway reference may look like; anything else is refused with 400 before a query.
+_ID = re.compile(r"[1-9][0-9]{0,17}")
+_REFERENCE = re.compile(r"[A-Za-z0-9_\-]{1,255}")
+_CARD_NUMBER = re.compile(r"(?:[0-9] ?){12,19}")
+# What each gateway's return URL carries. Stripe's ids have documented prefixes (pi_, seti_); PayPal
+# order ids are upper-case letters and digits; the sandbox's come from integrations/payments/sandbox.
+_PAYMENT_REFERENCE = {
+    "stripe": re.compile(r"pi_[A-Za-z0-9_]{1,250}"),
+    "paypal": re.compile(r"[A-Z0-9]{5,40}"),
+    "sandbox": re.compile(r"sbx_pi_[0-9a-f]{32}_[0-9]{1,4}"),
+}
+_SETUP_REFERENCE = {"stripe": re.compile(r"seti_[A-Za-z0-9_]{1,250}"), "sandbox": _CARD_NUMBER}
+
+
+def posted_id(value) -> int | None:
+    """A positive database id from form input, or None for anything else (abc, NaN, {}, 1e309, -1, 10**30)."""
+    return int(value) if isinstance(value, str) and _ID.fullmatch(value) else None
+
+
+def is_reference(value) -> bool:
+    """A gateway reference (seti_..., pi_..., I-..., order ids): short, ASCII letters, digits, _ and -."""
+    return isinstance(value, str) and bool(_REFERENCE.fullmatch(value))
+
+
+def refuse(request, message: str, template: str, context: dict):
+    """Malformed input: the page again with what to fix, HTTP 400, nothing changed."""
+    messages.error(request, message)
+    return render(request, template, context, status=400)
 
 
 def _portal(view):
@@ -81,13 +111,20 @@ def invoice_pay(request, uuid):
         return redirect("portal:invoice_detail", uuid=invoice.uuid)
     if request.method == "POST":
         return _start_payment(request, invoice)
-    context = {
+    return render(request, "portal/billing/invoice_pay.html", _pay_context(invoice))
+
+
+def _pay_context(invoice: Invoice) -> dict:
+    return {
         "invoice": invoice,
         "saved_methods": methods.active_payment_methods(invoice.customer).filter(gateway__in=_offered_gateways()),
         "gateways": _offered_gateways(),
         "action": _pending_action_context(invoice),
     }
-    return render(request, "portal/billing/invoice_pay.html", context)
+
+
+def _refuse_payment(request, invoice: Invoice, message: str):
+    return refuse(request, message, "portal/billing/invoice_pay.html", _pay_context(invoice))
 
 
 def _pending_action_context(invoice: Invoice) -> dict | None:
@@ -108,14 +145,23 @@ def _pending_action_context(invoice: Invoice) -> dict | None:
 
 
 def _start_payment(request, invoice: Invoice):
+    chosen = request.POST.get("method")
+    gateway_posted = request.POST.get("gateway")
+    if chosen and posted_id(chosen) is None:
+        return _refuse_payment(request, invoice, "Choose one of your saved payment methods.")
+    if not chosen and gateway_posted not in _offered_gateways():
+        return _refuse_payment(request, invoice, "Choose a payment method.")
+    card_number = request.POST.get("card_number", "")
+    if not chosen and gateway_posted == "sandbox" and not _CARD_NUMBER.fullmatch(card_number):
+        return _refuse_payment(request, invoice, "Enter the card number as 12 to 19 digits.")
     try:
-        if request.POST.get("method"):
+        if chosen:
             method = get_own_or_404(
-                PaymentMethod.objects.filter(removed_at__isnull=True), request, pk=request.POST["method"]
+                PaymentMethod.objects.filter(removed_at__isnull=True), request, pk=posted_id(chosen)
             )
             result = checkout.pay_with_saved_method(invoice, method)
             gateway_name = method.gateway
-        elif request.POST.get("gateway") == "sandbox" and request.POST.get("card_number"):
+        elif gateway_posted == "sandbox" and card_number:
             method = methods.save_payment_method(
                 invoice.customer, "sandbox", request.POST["card_number"], actor=request.user
             )
@@ -167,6 +213,10 @@ def invoice_pay_confirm(request, uuid):
     reference = data.get("reference") or data.get("payment_intent") or data.get("token") or ""
     if gateway_name not in _offered_gateways() or not reference:
         raise Http404("Unknown payment")
+    if not _PAYMENT_REFERENCE[gateway_name].fullmatch(reference):
+        return _refuse_payment(
+            request, invoice, "That payment reference is not one we issued. Start the payment again."
+        )
     if gateway_name == "sandbox" and request.method != "POST":
         raise Http404("Unknown payment")
     try:
@@ -187,14 +237,17 @@ def _saving_gateways() -> list[str]:
     return [g for g in _offered_gateways() if g != "paypal"]
 
 
+def _methods_context(customer) -> dict:
+    return {"methods": methods.active_payment_methods(customer), "gateways": _saving_gateways()}
+
+
+def _refuse_method(request, message: str):
+    return refuse(request, message, "portal/billing/payment_methods.html", _methods_context(request.user.customer))
+
+
 @_portal
 def payment_methods(request):
-    customer = request.user.customer
-    return render(
-        request,
-        "portal/billing/payment_methods.html",
-        {"methods": methods.active_payment_methods(customer), "gateways": _saving_gateways()},
-    )
+    return render(request, "portal/billing/payment_methods.html", _methods_context(request.user.customer))
 
 
 @_portal
@@ -206,6 +259,8 @@ def payment_method_add(request, gateway):
         if gateway == "sandbox":
             if request.method != "POST":
                 return redirect("portal:payment_methods")
+            if not _CARD_NUMBER.fullmatch(request.POST.get("card_number", "")):
+                return _refuse_method(request, "Enter the card number as 12 to 19 digits.")
             methods.save_payment_method(customer, "sandbox", request.POST.get("card_number", ""), actor=request.user)
             messages.success(request, "Card saved.")
             return redirect("portal:payment_methods")
@@ -228,6 +283,10 @@ def payment_method_complete(request, gateway):
     if gateway not in _saving_gateways():
         raise Http404("Unknown gateway")
     reference = request.GET.get("setup_intent", "")
+    if not _SETUP_REFERENCE[gateway].fullmatch(reference):
+        return _refuse_method(
+            request, "The card setup did not come back from the payment provider. Add the card again."
+        )
     try:
         methods.save_payment_method(request.user.customer, gateway, reference, actor=request.user)
     except (BillingError, GatewayError) as exc:
@@ -299,9 +358,13 @@ def subscription_detail(request, uuid):
         return _choose_subscription_method(request, subscription)
     if request.GET.get("paypal") == "cancelled":
         messages.info(request, "PayPal approval was cancelled; nothing changed.")
+    return render(request, "portal/billing/subscription_detail.html", _subscription_context(subscription, customer))
+
+
+def _subscription_context(subscription: Subscription, customer) -> dict:
     running = subscription.status in RUNNING
     has_paypal = bool(subscription.gateway == "paypal" and subscription.gateway_subscription_id)
-    context = {
+    return {
         "subscription": subscription,
         "running": running,
         "next_charge": methods.next_recurring_charge(subscription) if running else None,
@@ -311,14 +374,20 @@ def subscription_detail(request, uuid):
         "paypal_offered": "paypal" in _offered_gateways() and running and not has_paypal,
         "open_invoice": methods.open_renewal_invoice(subscription),
     }
-    return render(request, "portal/billing/subscription_detail.html", context)
 
 
 def _choose_subscription_method(request, subscription: Subscription):
     choice = request.POST.get("method", "")
     method = None
-    if choice and choice != "default":
-        method = get_own_or_404(methods.card_methods_for_subscriptions(request.user.customer), request, pk=choice)
+    if choice not in ("", "default") and posted_id(choice) is None:
+        return refuse(
+            request, "Choose your default payment method or one of your saved cards.",
+            "portal/billing/subscription_detail.html", _subscription_context(subscription, request.user.customer),
+        )  # fmt: skip
+    if choice not in ("", "default"):
+        method = get_own_or_404(
+            methods.card_methods_for_subscriptions(request.user.customer), request, pk=posted_id(choice)
+        )
     try:
         methods.set_subscription_payment_method(subscription, method, actor=request.user)
     except (BillingError, GatewayError) as exc:
@@ -356,10 +425,17 @@ def subscription_paypal_start(request, uuid):
 def subscription_paypal_return(request, uuid):
     """PayPal's return_url after approval (?subscription_id=I-...&ba_token=...&token=...)."""
     subscription = _own_subscription(request, uuid)
+    if "paypal" not in _offered_gateways():
+        raise Http404("PayPal is not available")
     reference = request.GET.get("subscription_id") or request.session.get(_paypal_session_key(subscription), "")
     if not reference:
         messages.error(request, "We could not tell which PayPal subscription you approved. Start again.")
         return redirect("portal:subscription_detail", uuid=subscription.uuid)
+    if not is_reference(reference):
+        return refuse(
+            request, "That is not a PayPal subscription we started. Start again from this page.",
+            "portal/billing/subscription_detail.html", _subscription_context(subscription, request.user.customer),
+        )  # fmt: skip
     try:
         methods.activate_gateway_subscription(subscription, "paypal", reference, actor=request.user)
     except (BillingError, GatewayError) as exc:

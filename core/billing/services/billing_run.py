@@ -8,6 +8,9 @@ Every step is idempotent and safe to run twice, in parallel, or again after a cr
 - pending bandwidth overage goes onto the renewal invoice of its subscription and is marked
   billed in the same transaction (once);
 - periods move at period end (see subscriptions.roll_subscription_period);
+- renewals and period moves repeat until nothing is left for the day (at most MAX_PERIODS_PER_RUN
+  rounds), so one run catches up a subscription several periods behind (missed days, a date far
+  ahead) and a second run for the same day finds nothing to do;
 - charges use the dunning schedule and per-attempt idempotency keys (dunning.py);
 - the suspension policy holds large runs for approval (suspension.py).
 Each item is handled on its own: one bad subscription is logged and the run goes on.
@@ -41,6 +44,10 @@ from core.catalog.models import Price, Product
 log = logging.getLogger(__name__)
 ZERO = Decimal("0")
 BATCH_SIZE = 1000
+# Rounds of renew-then-advance per run: each round moves a subscription by at most one period, so this
+# bounds how far one run catches a subscription up (5 years of monthly periods) and keeps a broken row
+# from looping.
+MAX_PERIODS_PER_RUN = 60
 RUNNING = (Subscription.Status.ACTIVE, Subscription.Status.TRIALING, Subscription.Status.PAST_DUE)
 # What a renewal reads of a subscription (and re-checks once the row is locked).
 LOCKED_COLUMNS = (
@@ -75,6 +82,8 @@ class RunSummary:
     terminated: int = 0
     held_for_approval: int = 0
     errors: list = field(default_factory=list)
+    # Subscriptions that failed a step in this run: later catch-up rounds leave them alone.
+    failed_subscriptions: set = field(default_factory=set)
     # Filled by the preview only: what each step would touch.
     renewals: list = field(default_factory=list)
     charges: list = field(default_factory=list)
@@ -85,7 +94,7 @@ class RunSummary:
 
     def as_dict(self) -> dict:
         data = asdict(self)
-        for key in ("renewals", "charges", "policy"):
+        for key in ("renewals", "charges", "policy", "failed_subscriptions"):
             data.pop(key)
         data["errors"] = data["errors"][:50]
         return data
@@ -401,6 +410,8 @@ def issue_renewals(now: dt.datetime, summary: RunSummary, *, batch_size: int = B
         # Keyset over (period end, id): the period-end index serves both the filter and the order, so each
         # batch reads about batch_size index entries instead of sorting every remaining candidate.
         candidates = renewal_candidates(now)
+        if summary.failed_subscriptions:
+            candidates = candidates.exclude(pk__in=summary.failed_subscriptions)
         if after is not None:
             candidates = candidates.filter(
                 Q(current_period_end__gt=after[0]) | Q(current_period_end=after[0], pk__gt=after[1])
@@ -421,25 +432,62 @@ def issue_renewals(now: dt.datetime, summary: RunSummary, *, batch_size: int = B
                     summary.renewals_issued += len(_renew_batch([sub_id], now, calculator, summary, pricer))
                 except Exception as item_exc:
                     log.exception("Renewal of subscription %s failed", sub_id)
+                    summary.failed_subscriptions.add(sub_id)
                     summary.errors.append(f"renewal subscription {sub_id}: {item_exc}")
 
 
 # --- Periods, charges, past due ---------------------------------------------------------------
 
 
-def roll_periods(now: dt.datetime, summary: RunSummary) -> None:
-    due = Subscription.objects.filter(status__in=RUNNING, current_period_end__lte=now).values_list("pk", flat=True)
-    for sub_id in list(due.order_by("pk")):
+def roll_periods(now: dt.datetime, summary: RunSummary) -> int:
+    """Move every running subscription whose period ended by `now` on by one period (or end it).
+
+    Returns how many moved or ended: the run repeats renewals and this step until it is 0.
+    """
+    due = Subscription.objects.filter(status__in=RUNNING, current_period_end__lte=now)
+    if summary.failed_subscriptions:
+        due = due.exclude(pk__in=summary.failed_subscriptions)
+    moved = 0
+    for sub_id in list(due.order_by("pk").values_list("pk", flat=True)):
         try:
             outcome = roll_subscription_period(Subscription(pk=sub_id), now=now)
         except Exception as exc:
             log.exception("Rolling the period of subscription %s failed", sub_id)
+            summary.failed_subscriptions.add(sub_id)
             summary.errors.append(f"period subscription {sub_id}: {exc}")
             continue
         if outcome == "advanced":
             summary.periods_advanced += 1
+            moved += 1
         elif outcome == "ended":
             summary.subscriptions_ended += 1
+            moved += 1
+    return moved
+
+
+def catch_up(now: dt.datetime, summary: RunSummary, *, batch_size: int = BATCH_SIZE) -> None:
+    """Renew, then move ended periods on, until every subscription is up to date for `now`.
+
+    Each round invoices each due period once and moves each ended period by one, so a subscription
+    N periods behind is current after N rounds; at most MAX_PERIODS_PER_RUN rounds (a subscription
+    still behind after that is reported, the next run goes on from there). A subscription that fails
+    a step is left out of the later rounds, so one broken row cannot loop or repeat its error.
+    """
+    for _ in range(MAX_PERIODS_PER_RUN):
+        try:
+            issue_renewals(now, summary, batch_size=batch_size)
+        except Exception as exc:  # a broken step is reported; periods still move where invoiced
+            log.exception("Billing run step renewals failed")
+            summary.errors.append(f"step renewals: {exc}")
+            roll_periods(now, summary)
+            return
+        if not roll_periods(now, summary):
+            return
+    behind = Subscription.objects.filter(status__in=RUNNING, current_period_end__lte=now).count()
+    if behind:
+        summary.errors.append(
+            f"{behind} subscriptions are still behind after {MAX_PERIODS_PER_RUN} periods; the next run goes on"
+        )
 
 
 def charge_due_invoices(today: dt.date, summary: RunSummary) -> None:
@@ -491,8 +539,7 @@ def run_billing(*, batch_size: int = BATCH_SIZE, actor=None) -> RunSummary:
     today = now.date()
     summary = RunSummary(date=str(today))
     steps = (
-        ("renewals", lambda: issue_renewals(now, summary, batch_size=batch_size)),
-        ("periods", lambda: roll_periods(now, summary)),
+        ("renewals and periods", lambda: catch_up(now, summary, batch_size=batch_size)),
         ("charges", lambda: charge_due_invoices(today, summary)),
         ("past_due", lambda: mark_past_due(today, summary)),
         ("policy", lambda: _apply_policy(today, summary, actor)),
