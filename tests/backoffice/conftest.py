@@ -111,6 +111,15 @@ def admin_world(db, staff_user):
         service=world["service"], period_start=dt.date(2026, 1, 1), period_end=dt.date(2026, 2, 1),
         bytes_in=10**9, quota_bytes=10**12,
     )  # fmt: skip
+    from core.usage.models import BandwidthPolicy, CollectionWindow, HourlyUsage, ServiceAddress
+
+    ServiceAddress.objects.create(service=world["service"], network="2001:db8:5::/48", source="staff")
+    BandwidthPolicy.objects.create(product=world["service"].product)
+    CollectionWindow.objects.create(start=dt.datetime(2026, 1, 1, 5, tzinfo=dt.UTC), status="ok", total_bytes=10**9)
+    HourlyUsage.objects.create(
+        service=world["service"], window_start=dt.datetime(2026, 1, 1, 5, tzinfo=dt.UTC), bytes_in=10**8,
+        bytes_out=10**9, index_pattern="elastiflow-flow-codex-*", query_hash="ab" * 32,
+    )  # fmt: skip
     SupportTicket.objects.create(customer=customer, external_id="17", number="1017", subject="Help", status="open")
     Announcement.objects.create(title="Maintenance", body="Tonight")
     AuditLog.objects.create(action="invoice.issue", actor=staff_user, object_repr="INV-1")
@@ -126,6 +135,11 @@ def admin_world(db, staff_user):
         aaguid="00000000-0000-0000-0000-000000000000", credential_id_sha256="a" * 64,
     )  # fmt: skip
     _third_party_rows(staff_user)
+    from core.analytics.models import CustomerMRR, ExportJob
+
+    CustomerMRR.objects.create(month=dt.date(2026, 1, 1), customer=customer, currency=customer.currency_id,
+                               mrr=Decimal("20"), previous_mrr=Decimal("0"), movement="new")  # fmt: skip
+    ExportJob.objects.create(kind="invoices", date_from=dt.date(2026, 1, 1), date_to=dt.date(2026, 1, 31))
     return {**world, "draft": draft, "price": price, "method": method, "coupon": coupon}
 
 
