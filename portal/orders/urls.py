@@ -6,8 +6,8 @@ from django.urls import path
 from . import views
 
 urlpatterns = [
-    path("order/", views.catalog, name="order_catalog"),
-    path("order/<slug:slug>/", views.checkout, name="order_checkout"),
+    path("order/", views.catalog, name="catalog"),
+    path("order/<slug:slug>/", views.checkout, name="checkout"),
     path("orders/", views.order_list, name="order_list"),
     path("orders/<uuid:uuid>/", views.order_detail, name="order_detail"),
     path("orders/<uuid:uuid>/status/", views.order_status, name="order_status"),

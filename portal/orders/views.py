@@ -14,7 +14,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ImproperlyConfigured
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -189,7 +189,7 @@ def _place_and_pay(request, item: dict, coupon_code: str, data):
         )  # fmt: skip
     except BillingError as exc:
         messages.error(request, str(exc))
-        return redirect(reverse("portal:order_checkout", args=[item["price"].product.slug]))
+        return redirect(reverse("portal:checkout", args=[item["price"].product.slug]))
     return _charge(request, order, data)
 
 
@@ -373,9 +373,13 @@ def order_detail(request, uuid):
 
 @_portal
 def order_status(request, uuid):
-    """What the order page polls: each service's status, and the status block as an HTML fragment."""
+    """What the order page polls: the status block as an HTML fragment (portal.js data-poll), or
+    with ?format=json each service's status and whether setting up is done."""
     order = _own_order(request, uuid)
     context = _status_context(order)
+    html = render_to_string("portal/orders/_status.html", context, request=request)
+    if request.GET.get("format") != "json" and "application/json" not in request.headers.get("Accept", ""):
+        return HttpResponse(html, headers={"Cache-Control": "no-store"})
     return JsonResponse(
         {
             "order": order.status,
@@ -390,7 +394,7 @@ def order_status(request, uuid):
                 for s in context["services"]
             ],
             "done": not context["settling"],
-            "html": render_to_string("portal/orders/_status.html", context, request=request),
+            "html": html,
         },
         headers={"Cache-Control": "no-store"},
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from core import clock
 from core.usage.models import BandwidthPeriod, BandwidthUsage
@@ -22,6 +23,10 @@ class Bar:
     height: float
     day: dt.date
     total_bytes: int
+
+    @property
+    def label(self) -> str:
+        return gigabytes(self.total_bytes)
 
 
 @dataclass
@@ -41,8 +46,21 @@ class BandwidthSummary:
         return min(self.used_bytes * 100 // self.quota_bytes, 999)
 
     @property
+    def used_gb(self) -> str:
+        return gigabytes(self.used_bytes)
+
+    @property
+    def quota_gb(self) -> str:
+        return gigabytes(self.quota_bytes or 0)
+
+    @property
     def meter_width(self) -> int:
         return min(self.percent or 0, 100)
+
+
+def gigabytes(count: int) -> str:
+    """Bytes as decimal GB with one place, as quotas are sold (1 GB = 10^9 bytes)."""
+    return f"{Decimal(count) / GB:,.1f} GB"
 
 
 def current_bandwidth(service) -> BandwidthSummary | None:

@@ -15,13 +15,20 @@ from core.provisioning.models import Service
 RUNNING = (Subscription.Status.ACTIVE, Subscription.Status.TRIALING, Subscription.Status.PAST_DUE)
 
 
+POWER = (
+    ("boot", "Start", ""),
+    ("shutdown", "Shut down", "Shut down {service}? Everything running on it stops until you start it again."),
+    ("restart", "Restart", "Restart {service}? Everything running on it is interrupted for a minute or two."),
+)
+
+
 @dataclass
 class Control:
     name: str
     label: str
     enabled: bool
     reason: str = ""
-    needs_confirmation: bool = False
+    confirm: str = ""  # the question asked before it runs (shut down, restart, reinstall)
 
 
 def _service_reason(service: Service, what: str) -> str:
@@ -42,23 +49,19 @@ def controls(service: Service, usage) -> dict[str, object]:
     power_state = getattr(usage, "power_state", "unknown") if usage is not None else "unknown"
     base = _service_reason(service, "This action")
     power = []
-    for signal, label, confirm in (
-        ("boot", "Start", False),
-        ("shutdown", "Shut down", True),
-        ("restart", "Restart", True),
-    ):
+    for signal, label, confirm in POWER:
         reason = base
         if not reason and signal == "boot" and power_state == "running":
             reason = "The server is already running."
         if not reason and signal in ("shutdown", "restart") and power_state == "stopped":
             reason = "The server is stopped; start it instead."
-        power.append(Control(signal, label, not reason, reason, confirm))
+        power.append(Control(signal, label, not reason, reason, confirm.format(service=service)))
     panel_reason = _service_reason(service, "The control panel")
     platform = service.product.get_platform_display()
     reinstall = Control(
         "reinstall", "Reinstall", False,
         f"Reinstalling is not offered here for {platform} services; use the control panel, or open a ticket.",
-        True,
+        f"Reinstall {service}? Everything on its disk is erased.",
     )  # fmt: skip
     return {
         "power": power,

@@ -8,11 +8,6 @@ urlpatterns = [
     path("services/", views.service_list, name="service_list"),
     path("services/<uuid:uuid>/", views.service_detail, name="service_detail"),
     path("services/<uuid:uuid>/power/", views.service_power, name="service_power"),
-    path(
-        "services/<uuid:uuid>/power/<str:signal>/confirm/",
-        views.service_power_confirm,
-        name="service_power_confirm",
-    ),
     path("services/<uuid:uuid>/panel/", views.service_panel, name="service_panel"),
     path("services/<uuid:uuid>/panel/sandbox/", views.service_sandbox_panel, name="service_sandbox_panel"),
     path("services/<uuid:uuid>/credentials/", views.service_credentials, name="service_credentials"),

@@ -26,11 +26,6 @@ from .controls import controls
 
 REAUTH_SESSION_KEY = "portal_reauth_at"
 POWER_CHOICES = [("boot", "Start"), ("shutdown", "Shut down"), ("restart", "Restart")]
-# Signals that interrupt what runs on the service: asked for confirmation first.
-CONFIRMED_SIGNALS = {
-    "shutdown": "Everything running on it stops until you start it again.",
-    "restart": "Everything running on it is interrupted for a minute or two.",
-}
 RUNNING = (Subscription.Status.ACTIVE, Subscription.Status.TRIALING, Subscription.Status.PAST_DUE)
 
 
@@ -123,25 +118,6 @@ def service_power(request, uuid):
         except ProvisioningError as exc:
             messages.error(request, str(exc))
     return redirect("portal:service_detail", uuid=service.uuid)
-
-
-@login_required(login_url="portal:login")
-@customer_required
-def service_power_confirm(request, uuid, signal):
-    """Ask before a shut down or restart (works without JavaScript); the form posts to service_power."""
-    service = get_own_or_404(_services(request), request, uuid=uuid)
-    if signal not in CONFIRMED_SIGNALS:
-        raise Http404("Unknown action")
-    return render(
-        request,
-        "portal/services/confirm_power.html",
-        {
-            "service": service,
-            "signal": signal,
-            "label": dict(POWER_CHOICES)[signal],
-            "warning": CONFIRMED_SIGNALS[signal],
-        },
-    )
 
 
 @login_required(login_url="portal:login")
