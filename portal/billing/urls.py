@@ -2,9 +2,11 @@
 
 from django.urls import path
 
-from . import views
+from . import history, views
 
 urlpatterns = [
+    path("billing/history/", history.payment_history, name="payment_history"),
+    path("billing/credit/", history.credit_ledger, name="credit_ledger"),
     path("billing/invoices/", views.invoice_list, name="invoice_list"),
     path("billing/invoices/<uuid:uuid>/", views.invoice_detail, name="invoice_detail"),
     path("billing/invoices/<uuid:uuid>/pdf/", views.invoice_pdf, name="invoice_pdf"),
