@@ -46,14 +46,26 @@ class TestSignature:
 
     @pytest.mark.parametrize(
         "kwargs",
-        [{"secret": "whsec_wrong"}, {"header": False}, {"timestamp": int(time.time()) - 3600}],
-        ids=["wrong-secret", "missing-header", "too-old"],
+        [
+            {"secret": "whsec_wrong"},
+            {"header": False},
+            {"seconds_from_now": -3600},
+            {"seconds_from_now": 3600},
+            {"seconds_from_now": 330},
+        ],
+        ids=["wrong-secret", "missing-header", "too-old", "far-future", "six-minutes-ahead"],
     )
     def test_bad_or_missing_signature_is_400_and_records_nothing(self, client, invoice, kwargs):
+        if "seconds_from_now" in kwargs:  # relative to when the test runs, not when it was collected
+            kwargs = {"timestamp": int(time.time()) + kwargs["seconds_from_now"]}
         response = deliver(client, "event_payment_intent_succeeded.json", invoice, **kwargs)
         assert response.status_code == 400
         assert not WebhookEvent.objects.exists()
         assert not Payment.objects.exists()
+
+    def test_a_timestamp_a_little_ahead_is_accepted(self, client, invoice):
+        response = deliver(client, "event_payment_intent_succeeded.json", invoice, timestamp=int(time.time()) + 120)
+        assert response.status_code == 200
 
     def test_tampered_body_is_refused(self, client, invoice):
         body = load_text(

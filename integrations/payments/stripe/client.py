@@ -8,6 +8,7 @@ and our messages carry Stripe's error text, never request options.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -218,4 +219,23 @@ class StripeApi:
             raise WebhookVerificationError(f"Bad Stripe signature: {exc.user_message or exc}") from exc
         except ValueError as exc:
             raise WebhookVerificationError("Stripe webhook body is not valid JSON.") from exc
+        # stripe-python refuses a timestamp older than the tolerance only; one from the future is as suspect.
+        timestamp = _signed_timestamp(signature_header)
+        if timestamp > time.time() + WEBHOOK_TOLERANCE_SECONDS:
+            raise WebhookVerificationError("Bad Stripe signature: timestamp is in the future (clock skew or replay).")
         return _as_dict(event)
+
+
+WEBHOOK_TOLERANCE_SECONDS = 300
+
+
+def _signed_timestamp(header: str) -> int:
+    """The ``t=`` of a ``Stripe-Signature`` header (verified by construct_event before this is read)."""
+    for part in (header or "").split(","):
+        key, _, value = part.strip().partition("=")
+        if key == "t":
+            try:
+                return int(value)
+            except ValueError:
+                break
+    raise WebhookVerificationError("Bad Stripe signature: no timestamp.")
