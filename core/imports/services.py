@@ -42,11 +42,14 @@ def sync_rows(
     *,
     key: str = "whmcs_id",
     allowed_update_fields: set[str] | None = None,
+    scope: dict | None = None,
 ) -> SyncResult:
     """Insert rows whose key is new, update changed ones, leave equal ones alone.
 
     `rows` maps the key value to {field attname: value}. When `allowed_update_fields` is given, a
     difference in any other field is not written and is returned in `refused` (issued invoices).
+    `scope` narrows the lookup and is written on new rows, for keys unique only within it
+    (e.g. AuditLog rows of one object_type keyed by object_id).
     """
     result = SyncResult()
     if not rows:
@@ -54,13 +57,15 @@ def sync_rows(
     fields = sorted({name for values in rows.values() for name in values})
     existing = {
         found[key]: found
-        for found in model._default_manager.filter(**{f"{key}__in": list(rows)}).values("pk", key, *fields)
+        for found in model._default_manager.filter(**(scope or {}), **{f"{key}__in": list(rows)}).values(
+            "pk", key, *fields
+        )
     }
     to_create, to_update, changed_fields = [], [], set()
     for source_key, values in rows.items():
         stored = existing.get(source_key)
         if stored is None:
-            to_create.append(model(**{key: source_key, **values}))
+            to_create.append(model(**(scope or {}), **{key: source_key, **values}))
             continue
         result.pks[source_key] = stored["pk"]
         diff = {name for name, value in values.items() if not _same(value, stored[name])}
@@ -76,7 +81,9 @@ def sync_rows(
     if to_create:
         model._default_manager.bulk_create(to_create, batch_size=1000)
         created_pks = dict(
-            model._default_manager.filter(**{f"{key}__in": [getattr(o, key) for o in to_create]}).values_list(key, "pk")
+            model._default_manager.filter(
+                **(scope or {}), **{f"{key}__in": [getattr(o, key) for o in to_create]}
+            ).values_list(key, "pk")
         )
         result.pks.update(created_pks)
         result.created = len(to_create)

@@ -22,6 +22,14 @@ from .source import WhmcsSource
 from .steps_accounts import import_client_groups, import_clients, import_contacts, import_currencies, load_currencies
 from .steps_billing import import_credit, import_invoices, import_transactions
 from .steps_catalog import import_pricing, import_products
+from .steps_other import (
+    import_activity,
+    import_coupons,
+    import_gateway_customers,
+    import_orders,
+    import_tax,
+    import_tickets,
+)
 from .steps_services import import_services
 
 # Steps in dependency order: name (for --only) -> (function, tables it reads).
@@ -32,10 +40,16 @@ STEPS: dict[str, tuple[Callable[[Run], None], tuple[str, ...]]] = {
     "contacts": (import_contacts, ("tblcontacts",)),
     "products": (import_products, ("tblproducts", "tblproductgroups")),
     "pricing": (import_pricing, ("tblpricing",)),
-    "services": (import_services, ("tblhosting", "tblcancelrequests")),
+    "coupons": (import_coupons, ("tblpromotions",)),
+    "tax": (import_tax, ("tbltax",)),
+    "services": (import_services, ("tblhosting", "tblcancelrequests", "tblhostingaddons", "tbladdons")),
     "invoices": (import_invoices, ("tblinvoices", "tblinvoiceitems")),
     "transactions": (import_transactions, ("tblaccounts",)),
     "credit": (import_credit, ("tblcredit",)),
+    "orders": (import_orders, ("tblorders",)),
+    "paymethods": (import_gateway_customers, ("tblpaymethods",)),
+    "tickets": (import_tickets, ("tbltickets", "tblticketreplies", "tblticketdepartments")),
+    "activity": (import_activity, ("tblactivitylog",)),
 }
 RECONCILE_TABLES = ("tblinvoices", "tblaccounts", "tblcredit", "tblclients", "tblhosting", "tblproducts")
 

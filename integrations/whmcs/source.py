@@ -90,7 +90,7 @@ class WhmcsSource:
         cursor_class = MySQLdb.cursors.DictCursor if dicts else MySQLdb.cursors.Cursor
         cur = self.conn.cursor(cursor_class)
         try:
-            cur.execute(sql, params or [])
+            cur.execute(sql, params or None)  # None: a literal % in the SQL is not a placeholder
             return list(cur.fetchall())
         finally:
             cur.close()

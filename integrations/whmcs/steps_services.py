@@ -31,6 +31,25 @@ def _ip(value) -> str | None:
         return None
 
 
+def _addons(run: Run, first: int, last: int) -> dict[int, list[dict]]:
+    """Addons of the services first..last, kept on the service (we have no addon model)."""
+    found: dict[int, list[dict]] = {}
+    rows = run.source.query(
+        "SELECT a.id, a.hostingid, a.addonid, COALESCE(NULLIF(a.name, ''), d.name) AS name, a.qty, a.setupfee, "
+        "a.recurring, a.billingcycle, a.status, CAST(a.nextduedate AS CHAR) AS nextduedate FROM tblhostingaddons a "
+        "LEFT JOIN tbladdons d ON d.id = a.addonid WHERE a.hostingid BETWEEN %s AND %s ORDER BY a.id",
+        [first, last],
+    )
+    run.report.table("tblhostingaddons").read += len(rows)
+    for a in rows:
+        found.setdefault(a["hostingid"], []).append({
+            "whmcs_id": a["id"], "name": fix_text(a["name"])[0], "quantity": a["qty"],
+            "setup_fee": str(money(a["setupfee"])), "recurring": str(money(a["recurring"])),
+            "billing_cycle": a["billingcycle"], "status": a["status"], "next_due_date": a["nextduedate"],
+        })  # fmt: skip
+    return found
+
+
 def import_services(run: Run) -> None:
     """Services with status, platform and ids; cycle, amounts and next due date are kept in
     config['whmcs'] (no Subscription is created: our billing run must not bill them during the
@@ -48,6 +67,7 @@ def import_services(run: Run) -> None:
         cancellations[r["relid"]] = {"reason": fix_text(r["reason"])[0], "type": r["type"], "date": r["date"]}
     report.table("tblcancelrequests").read += len(cancellations)
     for rows in run.batches(table, SERVICE_COLUMNS, since_column="updated_at"):
+        addons = _addons(run, rows[0]["id"], rows[-1]["id"])
         mapped = {}
         for r in rows:
             customer, product = customers.get(r["userid"]), products.get(r["packageid"])
@@ -89,6 +109,7 @@ def import_services(run: Run) -> None:
                         "quantity": r["qty"],
                         "notes": fix_text(r["notes"])[0],
                         "cancellation_request": cancellations.get(r["id"]),
+                        "addons": addons.get(r["id"], []),
                     }
                 },
                 "terminated_at": terminated if status == "terminated" else None,

@@ -188,11 +188,14 @@ def fill_history(conn, *, clients: int = 24, years: range = range(2021, 2026), s
         {"id": 1, "code": "WELCOME10", "type": "Percentage", "recurring": 0, "value": Decimal("10.00"), "uses": 3, "maxuses": 100},
         {"id": 2, "code": "FIVEOFF", "type": "Fixed Amount", "recurring": 1, "value": Decimal("5.00"), "uses": 1, "maxuses": 0},
     ])  # fmt: skip
-    insert(
-        conn,
-        "tbltax",
-        [{"id": 1, "level": 1, "name": "VAT", "state": "", "country": "DE", "taxrate": Decimal("19.00")}],
-    )
+    insert(conn, "tblpromotions", [{"id": 3, "code": "OVERRIDE", "type": "Price Override", "value": Decimal("1.00")}])
+    h.dirty["coupon_unsupported_type"] = [("tblpromotions", 3)]
+    insert(conn, "tbltax", [
+        {"id": 1, "level": 1, "name": "VAT", "state": "", "country": "DE", "taxrate": Decimal("19.00")},
+        {"id": 2, "level": 1, "name": "Sales tax", "state": "Texas", "country": "US", "taxrate": Decimal("6.25")},
+        {"id": 3, "level": 2, "name": "Compound", "state": "", "country": "CA", "taxrate": Decimal("5.00")},
+    ])  # fmt: skip
+    h.dirty["tax_compound"] = [("tbltax", 3)]
 
     # Clients, users (every password hash format), contacts.
     client_rows, user_rows, links, contact_rows = [], [], [], []
@@ -261,6 +264,40 @@ def fill_history(conn, *, clients: int = 24, years: range = range(2021, 2026), s
                      "regdate": dt.date(years.start, 3, 1), "billingcycle": "Monthly", "amount": Decimal("1.00")})  # fmt: skip
     h.dirty["service_broken_product"] = [("tblhosting", 900)]
     insert(conn, "tblhosting", services)
+    insert(conn, "tbladdons", [{"id": 1, "name": "Extra IPv4", "packages": "1,2", "billingcycle": "Monthly"}])
+    insert(conn, "tblhostingaddons", [
+        {"id": 1, "orderid": 1, "hostingid": 1, "addonid": 1, "userid": 1, "name": "", "qty": 1, "setupfee": Decimal("0.00"),
+         "recurring": Decimal("2.00"), "billingcycle": "Monthly", "status": "Active", "nextduedate": dt.date(years.stop, 1, 15)},
+    ])  # fmt: skip
+    insert(conn, "tblorders", [
+        {"id": cid, "ordernum": 1000 + cid, "userid": cid, "date": f"{years.start}-02-01 10:00:00", "amount": Decimal("5.00"),
+         "invoiceid": 0, "status": ["Pending", "Active", "Cancelled", "Fraud"][cid % 4], "ipaddress": f"192.0.2.{cid}",
+         "promocode": "WELCOME10" if cid % 5 == 0 else ""}
+        for cid in range(1, clients + 1)
+    ])  # fmt: skip
+    insert(conn, "tblticketdepartments", [{"id": 1, "name": "Support", "email": "support@example.com"}])
+    insert(conn, "tbltickets", [
+        {"id": t, "tid": f"ABC-{t:05d}", "did": 1, "userid": t if t < 5 else 0, "name": "Guest" if t >= 5 else "",
+         "email": "guest@example.org" if t >= 5 else "", "c": "x", "date": f"2024-0{t}-01 09:00:00",
+         "title": f"Help {t}", "message": "My server is down – Grüße", "status": "Closed" if t % 2 else "Open",
+         "urgency": "High", "lastreply": f"2024-0{t}-02 09:00:00"}
+        for t in range(1, 7)
+    ])  # fmt: skip
+    insert(conn, "tblticketreplies", [
+        {"id": r, "tid": (r % 6) + 1, "userid": 0, "name": "", "email": "", "date": f"2024-06-0{r} 10:00:00",
+         "message": f"Reply {r}", "admin": "Alice Admin" if r % 2 else ""}
+        for r in range(1, 10)
+    ])  # fmt: skip
+    insert(conn, "tblactivitylog", [
+        {"id": a, "date": f"2023-01-{a:02d} 12:00:00", "description": f"Client login (User ID: {a})", "user": "Client",
+         "userid": a, "user_id": a, "admin_id": 0, "ipaddr": f"198.51.100.{a}"}
+        for a in range(1, 21)
+    ])  # fmt: skip
+    insert(conn, "tblpaymethods", [{"id": 1, "userid": 1, "description": "Visa", "payment_id": 1,
+                                    "payment_type": "RemoteCreditCard", "gateway_name": "stripe"}])  # fmt: skip
+    insert(conn, "tblcreditcards", [{"id": 1, "pay_method_id": 1, "card_type": "Visa", "last_four": "4242",
+                                     "card_data": b"encrypted"}])  # fmt: skip
+    cur.execute("UPDATE tblclients SET gatewayid = CONCAT('cus_TEST', id) WHERE id <= 10")
     insert(conn, "tblcancelrequests", [{"id": 1, "relid": 4, "reason": "Too expensive", "type": "End of Billing Period",
                                         "date": "2024-05-01 10:00:00"}])  # fmt: skip
 

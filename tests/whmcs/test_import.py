@@ -8,22 +8,37 @@ from django.db import connection
 from django.db.models import Sum
 
 from core.accounts.models import Customer
-from core.billing.models import CreditEntry, Invoice, InvoiceLine, Payment
+from core.audit.models import AuditLog
+from core.billing.models import (
+    Coupon,
+    CouponAmount,
+    CreditEntry,
+    GatewayCustomer,
+    Invoice,
+    InvoiceLine,
+    Order,
+    Payment,
+    TaxRate,
+)
 from core.billing.services.integrity import check_invoices
 from core.catalog.models import Price, Product
-from core.imports.models import ImportedClientDetails
+from core.imports.models import ClientGroup, ImportedClientDetails, ImportedContact
 from core.provisioning.models import Service
+from core.support.models import SupportTicket
 from integrations.whmcs.importer import import_whmcs
 
 pytestmark = [pytest.mark.mariadb, pytest.mark.django_db]
 User = get_user_model()
 
-COUNTED = [User, Customer, ImportedClientDetails, Product, Price, Service, Invoice, InvoiceLine, Payment, CreditEntry]
+COUNTED = [
+    User, Customer, ImportedClientDetails, ImportedContact, ClientGroup, Product, Price, Service, Invoice, InvoiceLine,
+    Payment, CreditEntry, Coupon, CouponAmount, TaxRate, Order, GatewayCustomer, SupportTicket, AuditLog,
+]  # fmt: skip
 
 
 def row_counts() -> dict:
     counts = {m.__name__: m.objects.count() for m in COUNTED}
-    for model in (Customer, Product, Price, Service, Invoice):
+    for model in (Customer, Product, Price, Service, Invoice, Coupon):
         counts[f"history:{model.__name__}"] = model.history.model.objects.count()
     return counts
 
@@ -86,6 +101,25 @@ def test_full_import_reconciles_to_the_cent_and_reports_dirty_rows(whmcs_source)
     assert service.primary_ip == "10.0.1.1" and service.ip_addresses == ["10.1.1.1", "10.2.1.1"]
     assert service.credentials is None
     assert service.config["whmcs"]["billing_cycle"]
+    assert service.config["whmcs"]["addons"][0]["name"] == "Extra IPv4"
+    assert Service.objects.get(whmcs_id=4).config["whmcs"]["cancellation_request"]["reason"] == "Too expensive"
+
+    # Coupons with usage, tax rules, orders, gateway tokens, support archive, activity log.
+    welcome = Coupon.objects.get(code="WELCOME10")
+    assert (welcome.kind, welcome.percent, welcome.times_redeemed, welcome.max_redemptions) == ("percent", 10, 3, 100)
+    five = Coupon.objects.get(code="FIVEOFF")
+    assert five.duration == "forever" and five.amounts.count() == 3
+    assert found[("tblpromotions", 3)].action == "skipped"
+    assert TaxRate.objects.get(country="US", region="Texas").rate == Decimal("6.25")
+    assert found[("tbltax", 3)].action == "skipped"
+    assert Order.objects.filter(whmcs_id__isnull=False).count() == 24
+    assert Order.objects.get(whmcs_id=1).status == "fulfilled" and Order.objects.get(whmcs_id=3).status == "refused"
+    assert GatewayCustomer.objects.filter(gateway_customer_id="cus_TEST1", customer__whmcs_id=1).exists()
+    assert found[("tblpaymethods", 1)].action == "skipped"
+    ticket = SupportTicket.objects.get(external_id="whmcs-2")
+    assert ticket.customer.whmcs_id == 2 and len(ticket.raw["replies"]) == 2 and ticket.raw["message"].endswith("Grüße")
+    assert SupportTicket.objects.get(external_id="whmcs-6").raw["guest"]["email"] == "guest@example.org"
+    assert AuditLog.objects.filter(source="import", object_type="whmcs.activitylog").count() == 20
 
 
 def test_rerun_writes_nothing_and_updates_what_changed(whmcs_source):

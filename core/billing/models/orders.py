@@ -34,6 +34,7 @@ class Order(models.Model):
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     notes = models.TextField(blank=True)
     refusal_reason = models.CharField(max_length=255, blank=True)
+    whmcs_id = models.PositiveIntegerField("WHMCS ID", null=True, blank=True, unique=True)
     created_at = models.DateTimeField(default=clock.now, db_index=True)
     paid_at = models.DateTimeField(null=True, blank=True)
 
