@@ -11,13 +11,12 @@ from __future__ import annotations
 import logging
 from decimal import Decimal
 
-from django.template.defaultfilters import filesizeformat
-
 from core import clock
 from core.notifications.services import discord_alert
 
 from .conf import setting
 from .models import BandwidthPeriod
+from .queries import format_bytes
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +51,8 @@ def compare_period(period: BandwidthPeriod, usage) -> bool:
     service = period.service
     discord_alert(
         "Bandwidth differs from the platform's counter",
-        f"{service} ({service.customer}): ledger {filesizeformat(ledger)} ({ledger:,} bytes), platform "
-        f"{filesizeformat(platform)} ({platform:,} bytes) for {period.period_start:%Y-%m-%d} to "
+        f"{service} ({service.customer}): ledger {format_bytes(ledger)} ({ledger:,} bytes), platform "
+        f"{format_bytes(platform)} ({platform:,} bytes) for {period.period_start:%Y-%m-%d} to "
         f"{period.period_end:%Y-%m-%d}: {share:.1%} apart (limit {limit:.0%}).",
         level="warning", dedupe_key=f"usage-divergence:{period.pk}:{clock.today()}",
         fields=[("Service", f"#{service.pk} {service}"), ("Ledger", f"{ledger:,}"), ("Platform", f"{platform:,}")],

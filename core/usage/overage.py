@@ -17,7 +17,6 @@ import logging
 from decimal import ROUND_CEILING, Decimal
 
 from django.db import transaction
-from django.template.defaultfilters import filesizeformat
 
 from core import clock, money
 from core.audit.services import record
@@ -26,6 +25,7 @@ from core.notifications.services import discord_alert, send_email
 from .conf import setting
 from .errors import ChargeNotEditable, UsageError
 from .models import BandwidthPeriod, BandwidthPolicy, CollectionWindow
+from .queries import format_bytes
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +67,8 @@ def _send_alert(period: BandwidthPeriod, threshold: int) -> int:
     policy = policy_for(service.product)
     suspend = threshold == 100 and policy.at_quota == BandwidthPolicy.AtQuota.SUSPEND
     context = {
-        "threshold": threshold, "service_name": str(service), "used": filesizeformat(period.counted_bytes),
-        "quota": filesizeformat(period.quota_bytes), "period_start": period.period_start,
+        "threshold": threshold, "service_name": str(service), "used": format_bytes(period.counted_bytes),
+        "quota": format_bytes(period.quota_bytes), "period_start": period.period_start,
         "period_end": period.period_end, "percent": period.percent_used, "suspend": suspend,
         "overage_rate": _rate_text(service),
         "customer_name": getattr(customer, "display_name", ""),

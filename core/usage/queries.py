@@ -65,6 +65,15 @@ def period_usage(service, *, today: dt.date | None = None) -> PeriodUsage:
     )  # fmt: skip
 
 
+def format_bytes(value: int | None) -> str:
+    """Decimal units as quotas are sold (1 GB = 10^9 bytes), unlike filesizeformat's 1024 steps."""
+    value = int(value or 0)
+    for unit, size in (("TB", 10**12), ("GB", 10**9), ("MB", 10**6), ("KB", 10**3)):
+        if value >= size:
+            return f"{value / size:,.2f} {unit}"
+    return f"{value} B"
+
+
 def hourly_series(service, start: dt.datetime, end: dt.datetime) -> list[HourlyUsage]:
     return list(
         HourlyUsage.objects.filter(service=service, window_start__gte=start, window_start__lt=end).order_by(
