@@ -55,7 +55,8 @@ INSTALLED_APPS = [
     "two_factor",
     "axes",
     "hijack",
-    "hijack.contrib.admin",
+    # Not "hijack.contrib.admin": its one-click button on the user list would skip the typed reason
+    # (impersonation starts from the customer page: backoffice/impersonation.py).
     "import_export",
     "simple_history",
     "django_q",
@@ -233,6 +234,11 @@ TWO_FACTOR_REMEMBER_COOKIE_AGE = None
 
 HIJACK_PERMISSION_CHECK = "core.accounts.permissions.can_impersonate"
 HIJACK_INSERT_BEFORE = None
+# Staff roles (core/accounts/roles.py): the Billing role refunds up to this amount in DEFAULT_CURRENCY.
+STAFF_REFUND_LIMIT = env.str("STAFF_REFUND_LIMIT", default="250.00")
+# Optional Cloudflare Access in front of the admin (backoffice/cloudflare_access.py): both set = enforced.
+CF_ACCESS_TEAM_DOMAIN = env.str("CF_ACCESS_TEAM_DOMAIN", default="")  # e.g. ezscale.cloudflareaccess.com
+CF_ACCESS_AUDIENCE = env.str("CF_ACCESS_AUDIENCE", default="")  # the application's AUD tag
 
 # --- i18n / static ------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

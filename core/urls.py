@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 from two_factor.urls import urlpatterns as two_factor_urls
 
+from backoffice.impersonation import AcquireWithReasonView, ReleaseWithAuditView
 from core.health import healthz
 
 urlpatterns = [
@@ -11,6 +12,10 @@ urlpatterns = [
     path("", include("backoffice.auth_urls")),
     path("", include(two_factor_urls)),
     path("webauthn/", include("django_otp_webauthn.urls", namespace="otp_webauthn")),
+    # Impersonation needs a typed reason and is audited at start and end (backoffice/impersonation.py);
+    # these two come before hijack's own URLs with the same names.
+    path("hijack/acquire/", AcquireWithReasonView.as_view()),
+    path("hijack/release/", ReleaseWithAuditView.as_view()),
     path("hijack/", include("hijack.urls")),
     path("anymail/", include("anymail.urls")),
     path("webhooks/", include("core.billing.webhook_urls")),

@@ -8,21 +8,25 @@ from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.models import Group
 from django.db.models import Count
+from django.urls import reverse
 from django_otp_webauthn.admin import WebAuthnCredentialAdmin
 from django_otp_webauthn.settings import app_settings as webauthn_settings
-from hijack.contrib.admin import HijackUserAdminMixin
 from import_export.admin import ImportExportModelAdmin
 from simple_history.admin import SimpleHistoryAdmin
+from unfold.admin import StackedInline
 from unfold.contrib.filters.admin import ChoicesDropdownFilter, RangeDateFilter, RelatedDropdownFilter
 from unfold.contrib.import_export.forms import ExportForm, ImportForm
-from unfold.decorators import display
+from unfold.decorators import action, display
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 
-from core.accounts.models import ApiToken, Customer, User
+from core.accounts.models import ApiToken, Customer, CustomerNote, User
+from core.audit.services import record
 from core.billing.models import CreditEntry, Invoice, Payment, Subscription
 from core.provisioning.models import Service
 
+from .. import customer_actions
 from ..customer_summary import customer_summary
+from ..customer_timeline import customer_timeline
 from ..resources import FORMATS, CustomerResource
 from .base import (
     CUSTOMER_STATUS,
@@ -51,8 +55,8 @@ class EmailUserChangeForm(UserChangeForm):
 
 
 @admin.register(User)
-class UserAdmin(HijackUserAdminMixin, BaseUserAdmin, ModelAdmin):
-    """Staff and customer logins. Impersonation is offered for customers only (see can_impersonate)."""
+class UserAdmin(BaseUserAdmin, ModelAdmin):
+    """Staff and customer logins. Impersonation starts from the customer page, with a reason."""
 
     form = EmailUserChangeForm
     add_form = EmailUserCreationForm
@@ -71,11 +75,6 @@ class UserAdmin(HijackUserAdminMixin, BaseUserAdmin, ModelAdmin):
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
     filter_horizontal = ("groups", "user_permissions")
-
-    def hijack_button(self, request, obj):
-        if obj.is_staff or obj.is_superuser:
-            return ""
-        return super().hijack_button(request, obj)
 
     @display(description="User", header=True, ordering="email")
     def user_cell(self, obj):
@@ -218,9 +217,29 @@ class CustomerCreditInline(ReadOnlyTabularInline):
         return str(obj.invoice) if obj.invoice_id else "—"
 
 
+class CustomerNoteInline(StackedInline):
+    """Staff-only notes (never shown to the customer), pinned first. Notes are added, not rewritten."""
+
+    model = CustomerNote
+    tab = True
+    extra = 0
+    verbose_name_plural = "Staff notes"
+    fields = ("body", "is_pinned", "author", "created_at")
+    readonly_fields = ("author", "created_at")
+    ordering = ("-is_pinned", "-created_at")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("author")
+
+    def has_change_permission(self, request, obj=None):
+        # Pinning/unpinning an existing note is the only edit; the text stays as written.
+        return request.user.has_perm("accounts.change_customernote")
+
+
 @admin.register(Customer)
-class CustomerAdmin(HijackUserAdminMixin, SimpleHistoryAdmin, ImportExportModelAdmin, ModelAdmin):
-    """The customer 360: profile, then tabs for services, subscriptions, invoices, payments and credit."""
+class CustomerAdmin(SimpleHistoryAdmin, ImportExportModelAdmin, ModelAdmin):
+    """The customer 360: summary cards, quick actions, the timeline, then tabs for services,
+    subscriptions, invoices, payments, credit and staff notes."""
 
     resource_classes = [CustomerResource]
     formats = FORMATS
@@ -241,7 +260,13 @@ class CustomerAdmin(HijackUserAdminMixin, SimpleHistoryAdmin, ImportExportModelA
     readonly_fields = ("created_at", "updated_at")
     # Balances, MRR, services and renewals sit above the form (backoffice/customer_summary.py).
     change_form_outer_before_template = "admin/accounts/customer/summary.html"
+    # The newest timeline events under the form; the full, paginated timeline is its own page.
+    change_form_outer_after_template = "admin/accounts/customer/timeline_recent.html"
+    actions_detail = ["add_credit_action", "create_invoice_action", "suspend_services_action",
+                      "unsuspend_services_action", "send_password_reset_action", "impersonate_action",
+                      "timeline_action"]  # fmt: skip
     inlines = (
+        CustomerNoteInline,
         CustomerServiceInline,
         CustomerSubscriptionInline,
         CustomerInvoiceInline,
@@ -288,13 +313,100 @@ class CustomerAdmin(HijackUserAdminMixin, SimpleHistoryAdmin, ImportExportModelA
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(n_services=Count("services"))
 
-    def get_hijack_user(self, obj):
-        return obj.user
-
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None and obj.pk:
             context["customer_summary"] = customer_summary(obj)
+            context["customer_timeline"] = customer_timeline(obj, per_page=10)
+            context["timeline_url"] = reverse("admin:accounts_customer_timeline", args=[obj.pk])
+            context["pinned_notes"] = [n for n in obj.staff_notes.select_related("author")[:20] if n.is_pinned]
         return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
+
+    def get_urls(self):
+        from django.urls import path
+
+        from ..impersonation import ImpersonateView
+        from ..timeline_views import CustomerTimelineView
+
+        custom = [
+            path("<int:object_id>/impersonate/", self.admin_site.admin_view(ImpersonateView.as_view(model_admin=self)),
+                 name="accounts_customer_impersonate"),
+            path("<int:object_id>/timeline/", self.admin_site.admin_view(CustomerTimelineView.as_view(model_admin=self)),
+                 name="accounts_customer_timeline"),
+        ]  # fmt: skip
+        return custom + super().get_urls()
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is CustomerNote:
+            notes = formset.save(commit=False)
+            for note in notes:
+                is_new = note.pk is None
+                if is_new:
+                    note.author = request.user
+                note.save()
+                record("customer.note_added" if is_new else "customer.note_changed", note.customer,
+                       actor=request.user, message=note.body[:200], data={"pinned": note.is_pinned})  # fmt: skip
+            for note in formset.deleted_objects:
+                record("customer.note_deleted", note.customer, actor=request.user, message=note.body[:200])
+                note.delete()
+            return
+        super().save_formset(request, form, formset, change)
+
+    # --- quick actions (each one service call; see backoffice/customer_actions.py) ---------------------
+
+    def has_add_credit_permission(self, request, obj=None):
+        return request.user.has_perm("billing.add_creditentry")
+
+    def has_create_invoice_permission(self, request, obj=None):
+        return request.user.has_perm("billing.add_invoice")
+
+    def has_suspend_services_permission(self, request, obj=None):
+        return request.user.has_perm("provisioning.change_service")
+
+    def has_password_reset_permission(self, request, obj=None):
+        user = request.user
+        return user.has_perm("accounts.change_customer") or user.has_perm("provisioning.reset_service_credentials")
+
+    def has_impersonate_permission(self, request, obj=None):
+        return request.user.has_perm("accounts.impersonate_customer")
+
+    @action(description="Add credit", url_path="add-credit", permissions=["add_credit"], icon="savings",
+            dialog={"title": "Add credit to this customer", "form_submit_text": "Add credit",
+                    "form_class": customer_actions.AddCreditForm})  # fmt: skip
+    def add_credit_action(self, request, form, object_id):
+        return customer_actions.add_credit_action(request, form, object_id)
+
+    @action(description="Create invoice", url_path="create-invoice", permissions=["create_invoice"],
+            icon="receipt_long", dialog={"title": "Create a draft invoice", "form_submit_text": "Create draft",
+                                         "form_class": customer_actions.CreateInvoiceForm})  # fmt: skip
+    def create_invoice_action(self, request, form, object_id):
+        return customer_actions.create_invoice_action(request, form, object_id)
+
+    @action(description="Suspend all services", url_path="suspend-services", permissions=["suspend_services"],
+            icon="pause_circle", dialog={"title": "Suspend every active service?", "form_submit_text": "Suspend",
+                                         "form_class": customer_actions.ServicesReasonForm})  # fmt: skip
+    def suspend_services_action(self, request, form, object_id):
+        return customer_actions.suspend_services_action(request, form, object_id)
+
+    @action(description="Unsuspend all services", url_path="unsuspend-services", permissions=["suspend_services"],
+            icon="play_circle", dialog={"title": "Lift every suspension?", "form_submit_text": "Unsuspend",
+                                        "form_class": customer_actions.ServicesReasonForm})  # fmt: skip
+    def unsuspend_services_action(self, request, form, object_id):
+        return customer_actions.unsuspend_services_action(request, form, object_id)
+
+    @action(description="Send password reset", url_path="password-reset", permissions=["password_reset"],
+            icon="key", dialog={"title": "Email a password reset link?", "form_submit_text": "Send"})  # fmt: skip
+    def send_password_reset_action(self, request, form, object_id):
+        return customer_actions.send_password_reset_action(request, form, object_id)
+
+    @action(description="Impersonate", url_path="impersonate-start", permissions=["impersonate"], icon="person")
+    def impersonate_action(self, request, object_id):
+        return customer_actions.impersonate_action(request, object_id)
+
+    @action(description="Timeline", url_path="timeline-open", permissions=["view"], icon="timeline")
+    def timeline_action(self, request, object_id):
+        from django.shortcuts import redirect
+
+        return redirect(reverse("admin:accounts_customer_timeline", args=[object_id]))
 
     def has_delete_permission(self, request, obj=None):
         # Customers carry money history (PROTECT foreign keys); close them with a status instead.

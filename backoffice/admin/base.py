@@ -4,17 +4,54 @@ Money cells never look the currency up: the exponent comes from the related Curr
 row that the list already selected, so a list page stays at a constant number of queries.
 """
 
+import re
 from decimal import Decimal
 
 from unfold import admin as unfold_admin
 
+from core.audit.services import jsonable, record
 from core.money import ISO_EXPONENTS
 
 from .labels import FieldLabelsMixin
 
+SECRET_FIELD = re.compile(r"secret|password|token|api_key|key$|credential", re.IGNORECASE)
 
-class ModelAdmin(FieldLabelsMixin, unfold_admin.ModelAdmin):
-    """Unfold's ModelAdmin with readable field labels (see labels.py); every admin here uses it."""
+
+def _audit_value(name: str, value):
+    """A field's value for the audit log; secrets are never written, only that they changed."""
+    return "(changed, not shown)" if SECRET_FIELD.search(name) else jsonable(value)
+
+
+class AuditedChangesMixin:
+    """Every add, change and delete made through an admin form goes to the audit log with the
+    actor, the source (admin), the IP and a before/after of the fields that changed."""
+
+    def save_model(self, request, obj, form, change):
+        before = {name: _audit_value(name, form.initial.get(name)) for name in form.changed_data} if change else None
+        super().save_model(request, obj, form, change)
+        label = obj._meta.label_lower
+        if change:
+            if not form.changed_data:
+                return
+            after = {name: _audit_value(name, form.cleaned_data.get(name)) for name in form.changed_data}
+            record(f"{label}.change", obj, actor=request.user, before=before, after=after,
+                   message="Changed " + ", ".join(form.changed_data))  # fmt: skip
+        else:
+            record(f"{label}.add", obj, actor=request.user, message=f"Added {obj}")
+
+    def delete_model(self, request, obj):
+        record(f"{obj._meta.label_lower}.delete", obj, actor=request.user, message=f"Deleted {obj}")
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            record(f"{obj._meta.label_lower}.delete", obj, actor=request.user, message=f"Deleted {obj}")
+        super().delete_queryset(request, queryset)
+
+
+class ModelAdmin(AuditedChangesMixin, FieldLabelsMixin, unfold_admin.ModelAdmin):
+    """Unfold's ModelAdmin with readable field labels (see labels.py) and audited form changes;
+    every admin here uses it."""
 
 
 class TabularInline(FieldLabelsMixin, unfold_admin.TabularInline):

@@ -156,7 +156,7 @@ def service_actions_for(service: Service) -> set[str]:
     if status in (S.PENDING, S.FAILED):
         wanted.add("detail_provision")
     if status == S.ACTIVE:
-        wanted |= {"detail_suspend", "detail_power"}
+        wanted |= {"detail_suspend", "detail_power", "detail_reset_credentials"}
     if status == S.SUSPENDED:
         wanted.add("detail_unsuspend")
     if status in (S.ACTIVE, S.SUSPENDED):
@@ -250,7 +250,7 @@ class ServiceAdmin(SimpleHistoryAdmin, ModelAdmin):
     # get_actions_detail shows only what the service's status allows (all eight buttons pushed the
     # title off-screen and offered "Unsuspend" on active services); rare ones sit under "More".
     actions_detail = ["detail_provision", "detail_suspend", "detail_unsuspend", "detail_power",
-                      "detail_assign_hardware", "detail_refund_or_credit",
+                      "detail_reset_credentials", "detail_assign_hardware", "detail_refund_or_credit",
                       {"title": "More", "icon": "more_horiz", "items": ["detail_change_package", "detail_terminate"]}]  # fmt: skip
     actions_row = ["row_retry"]
 
@@ -317,7 +317,7 @@ class ServiceAdmin(SimpleHistoryAdmin, ModelAdmin):
     def bulk_change_package(self, request, queryset):
         return confirm_service_operation(self, request, "change_package", queryset=queryset)
 
-    @action(description="Power action on selected services", permissions=["change"])
+    @action(description="Power action on selected services", permissions=["power"])
     def bulk_power(self, request, queryset):
         return confirm_service_operation(self, request, "power", queryset=queryset)
 
@@ -341,7 +341,7 @@ class ServiceAdmin(SimpleHistoryAdmin, ModelAdmin):
     def detail_change_package(self, request, object_id):
         return confirm_service_operation(self, request, "change_package", object_id=object_id)
 
-    @action(description="Power", url_path="power", permissions=["change"])
+    @action(description="Power", url_path="power", permissions=["power"])
     def detail_power(self, request, object_id):
         return confirm_service_operation(self, request, "power", object_id=object_id)
 
@@ -356,6 +356,20 @@ class ServiceAdmin(SimpleHistoryAdmin, ModelAdmin):
     @action(description="Retry", url_path="retry", permissions=["change"])
     def row_retry(self, request, object_id):
         return confirm_service_operation(self, request, "retry", object_id=object_id)
+
+    @action(description="Reset credentials", url_path="reset-credentials", permissions=["reset_credentials"])
+    def detail_reset_credentials(self, request, object_id):
+        return confirm_service_operation(self, request, "reset_credentials", object_id=object_id)
+
+    # Support staff run power actions and credential resets without the change permission
+    # (core/accounts/roles.py); staff who may change services may do both too.
+    def has_power_permission(self, request, obj=None):
+        user = request.user
+        return user.has_perm("provisioning.power_service") or user.has_perm("provisioning.change_service")
+
+    def has_reset_credentials_permission(self, request, obj=None):
+        user = request.user
+        return user.has_perm("provisioning.reset_service_credentials") or user.has_perm("provisioning.change_service")
 
 
 @admin.register(ProvisioningJob)
@@ -434,6 +448,8 @@ def _operations():
         "power": ("Power", _PowerForm, lambda s, d, u: svc.power_service(s, PowerAction(d["signal"]), actor=u)),
         "assign_hardware": ("Assign hardware", _HardwareForm,
                             lambda s, d, u: svc.assign_hardware(s, note=d["note"], actor=u)),
+        "reset_credentials": ("Reset credentials", None,
+                              lambda s, d, u: svc.reset_service_credentials(s, actor=u)),
         "refund_or_credit": ("Refund or credit", _CompensationForm,
                              lambda s, d, u: svc.refund_or_credit_failed_service(s, mode=d["mode"], actor=u)),
     }  # fmt: skip

@@ -147,6 +147,23 @@ class Customer(models.Model):
         }
 
 
+class CustomerNote(models.Model):
+    """A staff-only note on a customer (never shown in the portal or the API); pinned notes come first."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="staff_notes")
+    author = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    body = models.TextField()
+    is_pinned = models.BooleanField("Pinned", default=False)
+    created_at = models.DateTimeField(default=clock.now)
+
+    class Meta:
+        ordering = ["-is_pinned", "-created_at", "-pk"]
+        verbose_name = "staff note"
+
+    def __str__(self):
+        return self.body[:60]
+
+
 class ApiToken(models.Model):
     """A customer's API token. Only a SHA-256 of the secret is stored; scopes limit what it may do."""
 

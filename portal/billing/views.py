@@ -17,7 +17,7 @@ from core.billing.errors import BillingError
 from core.billing.gateways import ChargeStatus, GatewayError
 from core.billing.models import Invoice, PaymentMethod, Subscription
 from core.billing.services import methods
-from portal.access import customer_required, get_own_or_404
+from portal.access import customer_required, get_own_or_404, refuse_while_impersonating
 
 from . import checkout
 
@@ -53,7 +53,9 @@ def refuse(request, message: str, template: str, context: dict):
 
 
 def _portal(view):
-    return login_required(login_url="portal:login")(customer_required(view))
+    # Every POST here moves money or changes who pays (pay, 3-D Secure, methods, subscriptions):
+    # refused while staff impersonate the customer (GETs still show the page).
+    return login_required(login_url="portal:login")(customer_required(refuse_while_impersonating(view)))
 
 
 def _own_invoice(request, uuid) -> Invoice:

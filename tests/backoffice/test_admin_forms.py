@@ -106,8 +106,11 @@ def test_customer_360_shows_credit_balance_per_currency_and_tabs(staff_client, a
     assert admin_world["invoice"].number in body
 
 
-def test_hijack_button_is_offered_for_customers_not_staff(staff_client, admin_world, staff_user):
+def test_impersonation_starts_only_from_the_customer_page_with_a_reason(staff_client, admin_world, staff_user):
+    """No one-click hijack button on the user list (it would skip the reason); the customer page
+    offers Impersonate, which leads to the reason form."""
     body = staff_client.get(reverse("admin:accounts_user_changelist")).content.decode()
-    customer_user = admin_world["customer"].user
-    assert f'data-hijack-user="{customer_user.pk}"' in body
-    assert f'data-hijack-user="{staff_user.pk}"' not in body
+    assert "data-hijack-user" not in body
+    customer = admin_world["customer"]
+    page = staff_client.get(reverse("admin:accounts_customer_change", args=[customer.pk])).content.decode()
+    assert reverse("admin:accounts_customer_impersonate_action", args=[customer.pk]) in page

@@ -290,12 +290,15 @@ def refund_payment(payment: Payment, *, amount: Decimal, reason: str = "", actor
     """
     from core.billing.gateways import ChargeStatus, get_gateway
 
+    from .refund_policy import check_refund_allowed
+
     amount = money.quantize(amount, payment.currency_id)
     if amount > refundable_amount(payment):
         raise PaymentError(
             f"At most {payment.currency_id} {refundable_amount(payment)} of this payment can be refunded.",
             field="amount",
         )
+    check_refund_allowed(actor, amount=amount, currency=payment.currency_id)
     if payment.gateway in ("manual", "credit", "whmcs"):
         refund_id = f"{payment.gateway}-refund-{payment.pk}-{payment.refunds.count() + 1}"
         return record_refund(payment, amount=amount, gateway_refund_id=refund_id, reason=reason, actor=actor)
