@@ -16,6 +16,7 @@ from django.db import transaction
 
 from core.accounts.models import Customer
 from core.billing.models import CreditEntry, Invoice, InvoiceLine, Payment
+from core.billing.services.imported import continue_numbering_after_imported
 from core.imports.services import sync_rows
 from core.provisioning.models import Service
 
@@ -65,6 +66,8 @@ def import_invoices(run: Run) -> None:
     for rows in run.batches("tblinvoices", INVOICE_COLUMNS, since_column="updated_at"):
         with transaction.atomic():
             _invoice_batch(run, rows, customers, taken_numbers)
+    for year, last in continue_numbering_after_imported().items():
+        report.notes.append(f"Our invoice series {year or ''} continues after imported number {last}.")
     report.notes.append(
         "Imported invoices are in their own series 'whmcs' under the number customers saw "
         "(invoicenum, or the invoice id when empty); draft WHMCS invoices are not imported until issued."

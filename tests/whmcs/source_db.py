@@ -403,9 +403,9 @@ def fill_history(conn, *, clients: int = 24, years: range = range(2021, 2026), s
     d = dt.date(years.stop - 1, 12, 10)
     a, ta = add_invoice(7, d, "Paid", [("Hosting", "VPS Small", Decimal("20.00"), False)])
     b, tb = add_invoice(7, d, "Paid", [("Hosting", "Game server", Decimal("30.00"), False)])
-    mass, tm = add_invoice(
-        7, d, "Paid", [("Invoice", f"Invoice #{a}", ta, False), ("Invoice", f"Invoice #{b}", tb, False)]
-    )
+    mass_lines = [("Invoice", f"Invoice #{a}", ta, False), ("Invoice", f"Invoice #{b}", tb, False)]
+    # Its number is one our own format could produce: our series must continue after it.
+    mass, tm = add_invoice(7, d, "Paid", mass_lines, invoicenum=f"INV-{years.stop - 1}-000042")
     pay(7, mass, d, tm, gateway="paypal", transid="PAYID-MASS-1")
     h.dirty["mass_payment"] = [("tblinvoices", mass)]
     # Dirty invoices.

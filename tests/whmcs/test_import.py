@@ -1,10 +1,11 @@
 """The WHMCS importer against a generated WHMCS 8.4 database on MariaDB."""
 
+import datetime as dt
 from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Sum
 
 from core.accounts.models import Customer
@@ -20,6 +21,7 @@ from core.billing.models import (
     Payment,
     TaxRate,
 )
+from core.billing.services import numbering
 from core.billing.services.integrity import check_invoices
 from core.catalog.models import Price, Product
 from core.imports.models import ClientGroup, ImportedClientDetails, ImportedContact
@@ -93,6 +95,12 @@ def test_full_import_reconciles_to_the_cent_and_reports_dirty_rows(whmcs_source)
     assert Invoice.objects.filter(number=str(Invoice.objects.filter(customer__whmcs_id=2).first().whmcs_id)).exists()
     mass = Invoice.objects.get(whmcs_id=history.dirty["mass_payment"][0][1])
     assert mass.billing_details["whmcs"]["mass_payment"] is True
+    # Its number is one our format makes: our series continues after it, and check_invoices agrees.
+    assert mass.number == "INV-2025-000042"
+    with transaction.atomic():
+        assert numbering.take_number(numbering.INVOICE, dt.date(2025, 12, 31)) == "INV-2025-000043"
+        transaction.set_rollback(True)
+    assert check_invoices() == []
     refund = Payment.objects.filter(kind="refund", whmcs_id__isnull=False).first()
     assert refund.original_payment is not None and refund.original_payment.invoice_id == refund.invoice_id
 
