@@ -3,11 +3,13 @@
 from axes.signals import user_locked_out
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.dispatch import receiver
+from django_q.signals import pre_execute
 from hijack.signals import hijack_ended, hijack_started
 
 from core import clock
 
 from . import services
+from .middleware import RequestContext
 
 
 @receiver(user_logged_in)
@@ -29,14 +31,30 @@ def _login_failed(sender, credentials, request=None, **kwargs):
 
 @receiver(hijack_started)
 def _hijack_started(sender, hijacker, hijacked, request, **kwargs):
-    services.record(
-        "auth.impersonation_started", hijacked, actor=hijacker, message=f"{hijacker} impersonates {hijacked}"
+    info = getattr(request, "impersonation", None) or {}
+    reason = info.get("reason", "")
+    entry = services.record(
+        "auth.impersonation_started",
+        hijacked,
+        actor=hijacker,
+        message=f"{hijacker} impersonates {hijacked}" + (f": {reason}" if reason else ""),
+        data={"reason": reason},
     )
+    info["audit_id"] = entry.pk
 
 
 @receiver(hijack_ended)
 def _hijack_ended(sender, hijacker, hijacked, request, **kwargs):
-    services.record("auth.impersonation_ended", hijacked, actor=hijacker, message=f"{hijacker} stopped impersonating")
+    info = getattr(request, "impersonation", None) or {}
+    data = {"reason": info.get("reason", ""), "started_audit_id": info.get("audit_id")}
+    started = info.get("started_at")
+    if started:
+        import datetime as dt
+
+        data["seconds"] = int((clock.now() - dt.datetime.fromisoformat(started)).total_seconds())
+    services.record(
+        "auth.impersonation_ended", hijacked, actor=hijacker, message=f"{hijacker} stopped impersonating", data=data
+    )
 
 
 @receiver(user_locked_out)
@@ -59,3 +77,14 @@ def _locked_out(sender, request=None, username=None, ip_address=None, **kwargs):
             level="error",
             dedupe_key=f"lockout:{username}:{ip_address}:{clock.now():%Y%m%d%H}",
         )
+
+
+@receiver(pre_execute)
+def _in_task_worker(sender, func=None, task=None, **kwargs):
+    """Entries written by django-q2 workers say source "task". A worker process runs nothing but
+    tasks, so the context stays set; tasks run inline (sync, tests) keep their caller's context."""
+    from .middleware import _context, current
+
+    if (task or {}).get("sync") or current() is not None:
+        return
+    _context.set(RequestContext(user_id=None, impersonator_id=None, ip_address=None, user_agent="", source="task"))
