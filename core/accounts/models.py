@@ -239,3 +239,17 @@ class LoginSession(models.Model):
 
     def __str__(self):
         return f"{self.user} @ {self.ip_address or '?'}"
+
+    @property
+    def browser_label(self) -> str:
+        """'Firefox on Windows', 'Chrome on Android': enough to recognise a session, from its user agent."""
+        agent = self.user_agent or ""
+        browsers = (("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"),
+                    ("Safari/", "Safari"))  # fmt: skip
+        systems = (("Android", "Android"), ("iPhone", "iOS"), ("iPad", "iPadOS"), ("Windows", "Windows"),
+                   ("Mac OS X", "macOS"), ("CrOS", "ChromeOS"), ("Linux", "Linux"))  # fmt: skip
+        browser = next((name for marker, name in browsers if marker in agent), "")
+        system = next((name for marker, name in systems if marker in agent), "")
+        if not browser and not system:
+            return agent[:60] or "Unknown browser"
+        return f"{browser or 'Browser'} on {system}" if system else browser
