@@ -91,6 +91,7 @@ MIDDLEWARE = [
     "hijack.middleware.HijackUserMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "core.audit.middleware.AuditContextMiddleware",
+    "backoffice.cloudflare_access.CloudflareAccessMiddleware",  # off unless CF_ACCESS_* are set
     "axes.middleware.AxesMiddleware",
 ]
 
