@@ -3,7 +3,7 @@
 from typing import Literal
 
 from django.db.models import Prefetch
-from ninja import Router
+from ninja import Path, Router
 from ninja.pagination import paginate
 
 from core.catalog.models import Price, Product
@@ -56,7 +56,7 @@ def list_products(request, service_type: ServiceType | None = None):
 
 @router.get("/catalog/products/{slug}", response=responses({200: ProductOut}, 404), auth=auth.read,
             summary="One product")  # fmt: skip
-def get_product(request, slug: str):
+def get_product(request, slug: str = Path(..., max_length=120)):
     product = _for_sale(auth.caller(request).customer).filter(slug=slug).first()
     if product is None:
         raise NotFound("product")

@@ -3,7 +3,7 @@
 Adding a card needs the gateway's own page (Stripe Elements, 3-D Secure): do it in the portal.
 """
 
-from ninja import Router, Status
+from ninja import Path, Router, Status
 from ninja.pagination import paginate
 
 from core.billing.models import PaymentMethod
@@ -36,7 +36,7 @@ def list_payment_methods(request):
 
 @router.delete("/payment-methods/{method_id}", response=responses({204: None}, 404), auth=auth.billing,
                summary="Remove a payment method")  # fmt: skip
-def remove_payment_method(request, method_id: int):
+def remove_payment_method(request, method_id: int = Path(..., ge=1, le=2_147_483_647)):
     caller = auth.caller(request)
     methods.remove_payment_method(caller.customer, _own_method(caller.customer, method_id), actor=caller.user)
     return Status(204, None)
@@ -44,7 +44,7 @@ def remove_payment_method(request, method_id: int):
 
 @router.post("/payment-methods/{method_id}/default", response=responses({200: PaymentMethodOut}, 404),
              auth=auth.billing, summary="Make a payment method the default")  # fmt: skip
-def set_default_payment_method(request, method_id: int):
+def set_default_payment_method(request, method_id: int = Path(..., ge=1, le=2_147_483_647)):
     caller = auth.caller(request)
     method = _own_method(caller.customer, method_id)
     methods.set_default_payment_method(caller.customer, method, actor=caller.user)

@@ -1,6 +1,6 @@
 """API tokens: list, create (the secret is in this one answer only), revoke (core.accounts.services)."""
 
-from ninja import Router, Status
+from ninja import Path, Router, Status
 from ninja.pagination import paginate
 
 from core.accounts.models import ApiToken
@@ -50,6 +50,6 @@ def create_token(request, payload: TokenCreateIn, idempotency_key: str = Idempot
 
 @router.delete("/tokens/{token_id}", response=responses({200: TokenOut}, 404), auth=auth.write,
                summary="Revoke an API token")  # fmt: skip
-def revoke_token(request, token_id: int):
+def revoke_token(request, token_id: int = Path(..., ge=1, le=2_147_483_647)):
     caller = auth.caller(request)
     return token_out(revoke_api_token(_own_token(caller.user, token_id), actor=caller.user))

@@ -63,7 +63,9 @@ class InvoiceDetailOut(InvoiceOut):
 
 
 class PayInvoiceIn(Schema):
-    payment_method_id: int = Field(description="One of your saved payment methods (GET /payment-methods).")
+    payment_method_id: int = Field(
+        ge=1, le=2_147_483_647, description="One of your saved payment methods (GET /payment-methods)."
+    )
 
 
 class PayInvoiceOut(Schema):

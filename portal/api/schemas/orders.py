@@ -5,7 +5,7 @@ from ninja import Field, Schema
 
 
 class OrderItemIn(Schema):
-    price_id: int = Field(description="A price from GET /catalog/products, in your currency.")
+    price_id: int = Field(ge=1, le=2_147_483_647, description="A price from GET /catalog/products, in your currency.")
     quantity: int = Field(1, ge=1, le=100)
     options: dict = Field(
         default_factory=dict,

@@ -76,7 +76,7 @@ class UsageOut(Schema):
 
 
 class ChangePlanIn(Schema):
-    price_id: int = Field(description="The new plan's price (same currency and cycle).")
+    price_id: int = Field(ge=1, le=2_147_483_647, description="The new plan's price (same currency and cycle).")
 
 
 class PlanChangeLineOut(Schema):
