@@ -85,6 +85,53 @@ def test_seed_demo_covers_every_state_and_is_idempotent():
     changed = {label for label in first if first[label] != second[label]}
     assert changed == set()
 
+    _assert_the_demo_tells_the_truth()
+    _assert_billing_has_nothing_to_catch_up()
+
+
+def _assert_the_demo_tells_the_truth():
+    """Issue 13: what the demo shows on its first day is what the system would have done."""
+    from core.billing.models import Subscription
+
+    now = clock.now()
+    running = Subscription.objects.filter(status__in=["active", "trialing", "past_due"])
+    assert not running.filter(current_period_end__lte=now).exists(), "a running subscription renews in the past"
+    for service in Service.objects.filter(status="suspended").select_related("subscription"):
+        if "overdue" in service.suspension_reason.lower() or "unpaid" in service.suspension_reason.lower():
+            assert service.subscription.status == "past_due", service
+        else:  # suspended for another reason, and it says which
+            assert service.suspension_reason, service
+    # A subscription with an overdue invoice is past due (what the billing run marks the day after).
+    for invoice in Invoice.objects.filter(status="issued", subscription__isnull=False):
+        if invoice.is_overdue:
+            assert invoice.subscription.status == "past_due", invoice
+    # No invoice bills a product the customer does not have: a renewal bills a service that was delivered.
+    for invoice in Invoice.objects.filter(purpose="renewal").select_related("subscription"):
+        statuses = set(invoice.subscription.services.values_list("status", flat=True))
+        assert statuses & {"active", "suspended"}, (invoice.number, statuses)
+
+
+def _assert_billing_has_nothing_to_catch_up():
+    """The billing run for the demo's first day finds nothing to renew or move; 40 days on, one run catches
+    up and a second run for the same day writes nothing."""
+    import datetime as dt
+
+    from core.billing.services.billing_run import run_billing
+    from tests.billing.rowstate import changed, database_state
+
+    summary = run_billing()
+    assert (summary.renewals_issued, summary.periods_advanced, summary.subscriptions_ended) == (0, 0, 0)
+    assert summary.marked_past_due == 0 and not summary.errors
+    later = clock.now() + dt.timedelta(days=40)
+    with clock.frozen_at(later):
+        first = run_billing()
+    assert first.renewals_issued > 0 and not first.errors
+    before = database_state()
+    with clock.frozen_at(later):
+        second = run_billing()
+    assert (second.renewals_issued, second.periods_advanced, second.terminated, second.suspended) == (0, 0, 0, 0)
+    assert changed(before, database_state()) == {}
+
 
 @pytest.mark.django_db
 def test_seed_demo_refuses_production(settings):

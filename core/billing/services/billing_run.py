@@ -348,6 +348,15 @@ def _renew_batch(ids: list[int], now: dt.datetime, calculator, summary: RunSumma
     return pks
 
 
+def renew_subscriptions(subscription_ids: list[int], *, now: dt.datetime | None = None) -> list[int]:
+    """Issue the due renewal invoices of these subscriptions now (what the run's renewal step does for them).
+
+    For callers outside the daily run (seed_demo plays a history with it). Returns the new invoice ids.
+    """
+    now = now or clock.now()
+    return _renew_batch(list(subscription_ids), now, get_tax_calculator(), RunSummary(date=str(now.date())))
+
+
 def _mark_overage_billed(overage: dict, invoice_of: dict[int, int], now, summary: RunSummary) -> None:
     from core.usage.models import BandwidthPeriod
 

@@ -96,6 +96,8 @@ def plan_policy_actions(today: dt.date | None = None) -> list[PlannedAction]:
             action = SUSPEND
         else:
             continue
+        if service.pending_action in (action, TERMINATE):
+            continue  # already queued at the platform: asking again each run would repeat the action
         if (service.pk, action) in waiting:
             continue
         invoice = (

@@ -368,8 +368,40 @@ class Command(BaseCommand):
         if spec.get("cancel_at_period_end") and subscription is not None:
             with clock.frozen_at(later):
                 cancel_subscription(subscription, comment="Demo: switching to a bigger plan next month")
+        if subscription is not None:
+            self.play_renewals(subscription, key)
         if spec.get("overdue_invoice") and subscription is not None:
             self.play_overdue_invoice(subscription, spec["overdue_invoice"])
+
+    def play_renewals(self, subscription, key: str) -> None:
+        """The renewals the daily billing run would have made since the order, each paid by the saved card
+        when its period began, so that on the demo's first day nothing is left to catch up: every running
+        subscription's current period contains now, and a renewal due within the renewal window is
+        issued (open, due when its period starts)."""
+        from core.billing.models import Invoice, Subscription
+        from core.billing.services.billing_run import RUNNING, renew_subscriptions
+        from core.billing.services.payments import record_payment
+        from core.billing.services.subscriptions import roll_subscription_period
+
+        ahead = dt.timedelta(days=settings.BILLING["RENEWAL_DAYS_BEFORE"])
+        now = clock.now()
+        for _ in range(60):  # bounded: five years of monthly periods
+            sub = Subscription.objects.get(pk=subscription.pk)
+            if sub.status not in RUNNING or sub.cancel_at_period_end or sub.current_period_end - ahead > now:
+                return
+            start = sub.current_period_end
+            with clock.frozen_at(min(start - ahead, self.anchor)):
+                renew_subscriptions([sub.pk])
+            if start > now:
+                return  # issued, due when its period starts
+            invoice = Invoice.objects.get(subscription=sub, renewal_period_start=start)
+            with clock.frozen_at(min(start + dt.timedelta(hours=1), self.anchor)):
+                record_payment(
+                    invoice, amount=invoice.amount_due, gateway="sandbox",
+                    gateway_transaction_id=f"sbx_demo_{key}_renewal_{start:%Y%m%d}", reference="Sandbox card •••• 4242",
+                )  # fmt: skip
+            with clock.frozen_at(max(start, min(start + dt.timedelta(hours=1), self.anchor))):
+                roll_subscription_period(sub)
 
     def play_overdue_invoice(self, subscription, spec: dict) -> None:
         """An unpaid add-on invoice on the subscription, overdue by `days_overdue` at the anchor; with
@@ -385,7 +417,12 @@ class Command(BaseCommand):
                 lines=[{"description": spec["description"], "quantity": Decimal("1"),
                         "unit_amount": Decimal(spec["amount"]), "subscription": subscription}],
             )  # fmt: skip
-            issue_invoice(draft, due_date=due.date())
+            invoice = issue_invoice(draft, due_date=due.date())
+        # What the billing run does the day after the due date: the subscription is past due.
+        from core.billing.services.subscriptions import mark_subscription_past_due
+
+        with clock.frozen_at(due + dt.timedelta(days=1)):
+            mark_subscription_past_due(subscription, invoice=invoice)
         if not spec.get("hold_policy_action"):
             return
         saved = settings.BILLING
