@@ -12,4 +12,6 @@ urlpatterns = [
     path("", include("portal.services.urls")),
     path("", include("portal.orders.urls")),
     path("", include("portal.account.urls")),
+    path("", include("portal.support.urls")),
+    path("", include("portal.notifications.urls")),
 ]

@@ -1,23 +1,52 @@
-"""Support in the admin: the SupportPal ticket mirror (read-only) and portal announcements."""
+"""Support in the admin: the SupportPal ticket mirror (read-only, refreshable) and portal announcements.
 
-from django.contrib import admin
-from unfold.contrib.filters.admin import AllValuesCheckboxFilter, RangeDateFilter
-from unfold.decorators import display
+Staff see a service's tickets on the service page (TicketInline, added to ServiceAdmin below) and
+a customer's on the customer 360 page (`core.support.queries.tickets_for_customer`, TicketInline).
+"""
 
+from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
+from django.urls import reverse
+from unfold.contrib.filters.admin import AllValuesCheckboxFilter, AutocompleteSelectFilter, RangeDateFilter
+from unfold.decorators import action, display
+
+from core.accounts.models import Customer
+from core.support import services as support
+from core.support.errors import SupportError
 from core.support.models import Announcement, SupportTicket
 
-from .base import ModelAdmin, ReadOnlyModelAdmin
+from .base import ModelAdmin, ReadOnlyModelAdmin, ReadOnlyTabularInline
+
+
+def refresh_tickets(request, customers) -> None:
+    """Refresh the mirror for these customers now; tell staff what happened (help desk down included)."""
+    done = 0
+    for customer in customers:
+        try:
+            done += support.refresh_customer_mirror(customer)
+        except SupportError as exc:
+            messages.error(request, f"{customer.display_name}: {exc}")
+            return
+    messages.success(request, f"{done} ticket(s) refreshed from the help desk.")
 
 
 @admin.register(SupportTicket)
 class SupportTicketAdmin(ReadOnlyModelAdmin):
-    """A mirror kept by SupportPal webhooks; replies happen in SupportPal."""
+    """A mirror of SupportPal refreshed by a task (every 15 minutes) and on demand; replies happen in SupportPal."""
 
-    list_display = ("ticket_cell", "customer_cell", "status_badge", "priority", "department", "last_reply_at")
+    list_display = ("ticket_cell", "customer_cell", "service", "status_badge", "department", "last_reply_cell",
+                    "help_desk_link")  # fmt: skip
     list_select_related = ("customer__user", "service")
-    list_filter = (("status", AllValuesCheckboxFilter), ("updated_at", RangeDateFilter))
+    list_filter = (("status", AllValuesCheckboxFilter), ("customer", AutocompleteSelectFilter),
+                   ("updated_at", RangeDateFilter))  # fmt: skip
     list_filter_submit = True
     search_fields = ("number", "external_id", "subject", "customer__company", "customer__user__email")
+    actions = ["bulk_refresh"]
+    actions_list = ["refresh_all"]
+    exclude = ("raw",)
+
+    def has_refresh_permission(self, request, obj=None):
+        return request.user.has_perm("support.view_supportticket")
 
     @display(description="Ticket", header=True, ordering="number")
     def ticket_cell(self, obj):
@@ -32,6 +61,65 @@ class SupportTicketAdmin(ReadOnlyModelAdmin):
     @display(description="Status", label=True, ordering="status")
     def status_badge(self, obj):
         return obj.status
+
+    @display(description="Last reply", header=True, ordering="last_reply_at")
+    def last_reply_cell(self, obj):
+        if obj.last_reply_at is None:
+            return ["—", ""]
+        return [f"{obj.last_reply_at:%Y-%m-%d %H:%M}", "staff" if obj.last_reply_by_staff else "customer"]
+
+    @display(description="Help desk")
+    def help_desk_link(self, obj):
+        from django.utils.html import format_html
+
+        url = (obj.raw or {}).get("operator_url")
+        return format_html('<a href="{}" target="_blank" rel="noopener">Open</a>', url) if url else "—"
+
+    @action(description="Refresh selected customers' tickets from the help desk", permissions=["refresh"])
+    def bulk_refresh(self, request, queryset):
+        ids = set(queryset.exclude(customer=None).values_list("customer_id", flat=True))
+        refresh_tickets(request, Customer.objects.filter(pk__in=ids).select_related("user"))
+
+    @action(description="Refresh all from the help desk", url_path="refresh-all", permissions=["refresh"],
+            icon="sync")  # fmt: skip
+    def refresh_all(self, request):
+        try:
+            result = support.refresh_all_mirrors()
+        except SupportError as exc:
+            messages.error(request, str(exc))
+        else:
+            if result["stopped"]:
+                messages.error(request, "The help desk stopped answering; the mirror is partly refreshed.")
+            else:
+                messages.success(request, f"Tickets of {result['refreshed']} customer(s) refreshed.")
+        return HttpResponseRedirect(reverse("admin:support_supportticket_changelist"))
+
+
+class TicketInline(ReadOnlyTabularInline):
+    """Tickets on a service or customer page (from the mirror)."""
+
+    model = SupportTicket
+    fields = ("number", "subject", "status", "department", "last_reply_at", "last_reply_by_staff")
+    readonly_fields = fields
+    ordering = ("-updated_at",)
+    verbose_name = "support ticket"
+    verbose_name_plural = "Support tickets"
+
+
+class ServiceTicketInline(TicketInline):
+    fk_name = "service"
+
+
+def _add_ticket_inline_to_services() -> None:
+    """Each service page lists its tickets (the service admin lives in provisioning.py)."""
+    from core.provisioning.models import Service
+
+    service_admin = admin.site._registry.get(Service)
+    if service_admin is not None and ServiceTicketInline not in service_admin.inlines:
+        type(service_admin).inlines = (*service_admin.inlines, ServiceTicketInline)
+
+
+_add_ticket_inline_to_services()
 
 
 @admin.register(Announcement)

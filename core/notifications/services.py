@@ -32,6 +32,8 @@ from .models import EmailSuppression, Notification, NotificationPreference
 log = logging.getLogger(__name__)
 
 DELIVER_TASK = "core.notifications.tasks.deliver"
+# Discord rows keep their historic task name and payload (tests and old queued tasks use them).
+DELIVER_DISCORD_TASK = "core.notifications.tasks.deliver_discord"
 DEFAULTS = {"MAX_ATTEMPTS": 5, "RETRY_BASE_SECONDS": 60, "RETRY_MAX_SECONDS": 3600, "CLAIM_SECONDS": 600}
 
 
@@ -46,10 +48,21 @@ class Attachment:
     mimetype: str = "application/pdf"
 
 
-def _enqueue(notification_id: int) -> None:
+def _task_args(row: Notification) -> tuple:
+    if row.channel == Notification.Channel.DISCORD:
+        payload = row.payload or {}
+        return DELIVER_DISCORD_TASK, row.pk, {
+            "title": row.subject, "description": row.text_body, "level": payload.get("level", "info"),
+            "fields": payload.get("fields") or [], "route": payload.get("route", ""),
+        }  # fmt: skip
+    return DELIVER_TASK, row.pk
+
+
+def _enqueue(row: Notification) -> None:
     from django_q.tasks import async_task
 
-    transaction.on_commit(lambda: async_task(DELIVER_TASK, notification_id, group="notifications"))
+    args = _task_args(row)
+    transaction.on_commit(lambda: async_task(*args, group="notifications"))
 
 
 # --- who may receive what -------------------------------------------------------
@@ -123,7 +136,7 @@ def send_email(
     except IntegrityError:
         return None
     if status == Notification.Status.QUEUED:
-        _enqueue(notification.pk)
+        _enqueue(notification)
     return notification
 
 
@@ -177,7 +190,7 @@ def discord_alert(
             )  # fmt: skip
     except IntegrityError:
         return None
-    _enqueue(notification.pk)
+    _enqueue(notification)
     return notification
 
 
@@ -281,18 +294,18 @@ def retry_due_notifications(limit: int = 200) -> int:
     stale = now - dt.timedelta(seconds=conf("CLAIM_SECONDS"))
     lost = now - dt.timedelta(minutes=5)
     due = list(
-        Notification.objects.filter(
+        Notification.objects.only("pk", "channel", "subject", "text_body", "payload")
+        .filter(
             Q(status=Notification.Status.RETRYING, next_attempt_at__lte=now)
             | Q(status=Notification.Status.QUEUED, created_at__lte=lost)
             | Q(status=Notification.Status.SENDING, claimed_at__lte=stale)
         )
-        .order_by("next_attempt_at", "created_at")
-        .values_list("pk", flat=True)[:limit]
+        .order_by("next_attempt_at", "created_at")[:limit]
     )
     from django_q.tasks import async_task
 
-    for pk in due:
-        async_task(DELIVER_TASK, pk, group="notifications")
+    for row in due:
+        async_task(*_task_args(row), group="notifications")
     return len(due)
 
 
@@ -322,7 +335,7 @@ def resend(notification: Notification, *, actor=None) -> Notification:
             "notification.resent", notification, actor=actor,
             data={"event": notification.event, "recipient": notification.recipient, "new": copy.pk},
         )  # fmt: skip
-        _enqueue(copy.pk)
+        _enqueue(copy)
     return copy
 
 

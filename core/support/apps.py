@@ -5,3 +5,8 @@ class SupportConfig(AppConfig):
     name = "core.support"
     label = "support"
     verbose_name = "Support"
+
+    def ready(self):
+        from . import signals
+
+        signals.connect()

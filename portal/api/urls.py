@@ -4,7 +4,7 @@ from django.urls import path
 from ninja import NinjaAPI
 
 from . import errors
-from .routers import account, catalog, invoices, orders, payment_methods, services, tokens
+from .routers import account, catalog, invoices, orders, payment_methods, services, tickets, tokens
 
 # (prefix, router): every resource's routes are mounted here; see portal/api/__init__.py to add one.
 ROUTERS = [
@@ -15,6 +15,7 @@ ROUTERS = [
     ("", services.router),
     ("", payment_methods.router),
     ("", tokens.router),
+    ("", tickets.router),
 ]
 
 DESCRIPTION = """The EZSCALE customer API: everything the customer portal does, for scripts and integrations.

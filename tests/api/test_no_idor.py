@@ -22,6 +22,7 @@ OTHER_IDS = {
     "order_id": lambda o: o.order.uuid,
     "method_id": lambda o: o.method.pk,
     "token_id": lambda o: o.token.pk,
+    "ticket_id": lambda o: ticket_of(o),
 }
 # A valid body for each write with a path parameter (ids in the body are the caller's own).
 BODIES = {
@@ -34,7 +35,18 @@ BODIES = {
     ("post", "/api/v1/payment-methods/{method_id}/default"): None,
     ("delete", "/api/v1/payment-methods/{method_id}"): None,
     ("delete", "/api/v1/tokens/{token_id}"): None,
+    ("post", "/api/v1/tickets/{ticket_id}/replies"): lambda w: {"text": "Hello"},
 }
+
+
+def ticket_of(world) -> str:
+    """A help desk ticket of this customer (the sandbox help desk), opened the first time it is asked for."""
+    if "ticket_id" not in world.extra:
+        from core.support import services as support
+
+        ticket = support.open_ticket(world.customer, department_id="1", subject="Help", text="Please help.")
+        world.extra["ticket_id"] = ticket.id
+    return world.extra["ticket_id"]
 
 
 def routes():
@@ -56,7 +68,14 @@ def state_of(world) -> dict:
         "methods": sorted(PaymentMethod.objects.filter(customer=customer).values_list("pk", "is_default",
                                                                                      "removed_at")),
         "tokens": sorted(world.customer.user.api_tokens.values_list("pk", "revoked_at")),
+        "ticket_messages": _ticket_messages(world),
     }  # fmt: skip
+
+
+def _ticket_messages(world) -> int:
+    from integrations.supportpal.sandbox import SandboxSupportBackend
+
+    return len(SandboxSupportBackend().messages(ticket_of(world)))
 
 
 def call(world, method, path, body):
