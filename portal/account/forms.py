@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django import forms
-from django.contrib.auth.forms import AuthenticationForm
 
 from core.catalog.models import Currency
 
@@ -13,12 +12,6 @@ TOKEN_SCOPES = (
     ("billing", "Billing: pay invoices, manage payment methods"),
 )
 TOKEN_EXPIRY = (("30", "30 days"), ("90", "90 days"), ("365", "1 year"), ("", "Never"))
-
-
-class PortalAuthenticationForm(AuthenticationForm):
-    username = forms.EmailField(
-        label="Email", widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"})
-    )
 
 
 class SignUpForm(forms.Form):
