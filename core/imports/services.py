@@ -15,6 +15,9 @@ from decimal import Decimal
 
 from django.db import models
 
+from core import clock
+from core.billing.services.bulk_invoices import _RowWriter as RowWriter
+
 
 @dataclass
 class SyncResult:
@@ -65,7 +68,7 @@ def sync_rows(
     for source_key, values in rows.items():
         stored = existing.get(source_key)
         if stored is None:
-            to_create.append(model(**(scope or {}), **{key: source_key, **values}))
+            to_create.append({**(scope or {}), key: source_key, **values})
             continue
         result.pks[source_key] = stored["pk"]
         diff = {name for name, value in values.items() if not _same(value, stored[name])}
@@ -79,10 +82,10 @@ def sync_rows(
         to_update.append(obj)
         changed_fields |= diff
     if to_create:
-        model._default_manager.bulk_create(to_create, batch_size=1000)
+        insert_rows(model, to_create)
         created_pks = dict(
             model._default_manager.filter(
-                **(scope or {}), **{f"{key}__in": [getattr(o, key) for o in to_create]}
+                **(scope or {}), **{f"{key}__in": [row[key] for row in to_create]}
             ).values_list(key, "pk")
         )
         result.pks.update(created_pks)
@@ -91,3 +94,33 @@ def sync_rows(
         model._default_manager.bulk_update(to_update, sorted(changed_fields), batch_size=500)
         result.updated = len(to_update)
     return result
+
+
+def insert_rows(model: type[models.Model], rows: list[dict]) -> None:
+    """INSERT rows (dicts of field attnames) in multi-row statements, without a model instance per row.
+
+    Fields a row leaves out get their default as Model() would give it: callable defaults (uuid4,
+    clock.now) are called per row, auto_now(_add) fields get the current time. Rows are grouped by
+    the fields they give, so each group is one shape of statement (billing.services.bulk_invoices'
+    writer, which prepares every value through its model field).
+    """
+    if not rows:
+        return
+    now = clock.now()
+    per_row, constants = [], {}
+    for model_field in model._meta.concrete_fields:
+        if model_field.primary_key:
+            continue
+        if getattr(model_field, "auto_now", False) or getattr(model_field, "auto_now_add", False):
+            constants[model_field.attname] = now
+        elif model_field.has_default() and callable(model_field.default):
+            per_row.append(model_field)
+    groups: dict[tuple, list[dict]] = {}
+    for row in rows:
+        groups.setdefault(tuple(row), []).append(row)
+    for given, group in groups.items():
+        fresh = [f for f in per_row if f.attname not in given]
+        columns = [*given, *(f.attname for f in fresh)]
+        writer = RowWriter(model, columns, {k: v for k, v in constants.items() if k not in given})
+        prepared = [writer.prepare((*(row[c] for c in given), *(f.get_default() for f in fresh))) for row in group]
+        writer.insert(prepared)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import functools
 import re
 from decimal import Decimal
 
@@ -33,6 +34,11 @@ def parse_datetime(raw) -> tuple[dt.datetime | None, str | None]:
         return raw.replace(tzinfo=dt.UTC), None
     if isinstance(raw, dt.date):
         return dt.datetime(raw.year, raw.month, raw.day, tzinfo=dt.UTC), None
+    return _parse_text(str(raw))
+
+
+@functools.lru_cache(maxsize=65536)  # a history repeats the same dates many times
+def _parse_text(raw: str) -> tuple[dt.datetime | None, str | None]:
     match = _DATE.match(str(raw))
     if not match:
         return None, f"unreadable date {raw!r}"

@@ -17,7 +17,7 @@ from django.db import transaction
 from core.accounts.models import Customer
 from core.billing.models import CreditEntry, Invoice, InvoiceLine, Payment
 from core.billing.services.imported import continue_numbering_after_imported
-from core.imports.services import sync_rows
+from core.imports.services import insert_rows, sync_rows
 from core.provisioning.models import Service
 
 from .cleaning import ZERO, fix_text, money, parse_date, parse_datetime
@@ -200,8 +200,8 @@ def _invoice_batch(run: Run, rows: list[dict], customers: dict, taken_numbers: s
             continue
         for position, line in enumerate(lines):
             service_id = services.get(line.pop("hosting_id", None))
-            new_lines.append(InvoiceLine(invoice_id=result.pks[iid], position=position, service_id=service_id, **line))
-    InvoiceLine.objects.bulk_create(new_lines, batch_size=2000)
+            new_lines.append({"invoice_id": result.pks[iid], "position": position, "service_id": service_id, **line})
+    insert_rows(InvoiceLine, new_lines)
     report.table("tblinvoiceitems").imported += len(new_lines)
 
 
