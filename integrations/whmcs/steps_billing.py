@@ -360,20 +360,12 @@ def _transaction_batch(run, rows, customers) -> None:
             "raw": {"whmcs_gateway": r["gateway"], "description": fix_text(r["description"])[0][:500]},
         }  # fmt: skip
         (refunds if is_refund else payments)[tid] = values
-    _count(report.table(table), sync_rows(Payment, payments))
+    paid = sync_rows(Payment, payments)
+    _count(report.table(table), paid)
+    refund_of = {r["id"]: r["refundid"] for r in rows if r["id"] in refunds}
     for tid, values in refunds.items():
-        original = next((r["refundid"] for r in rows if r["id"] == tid), None)
-        values["original_payment_id"] = originals.get(original)
-    if any(v["original_payment_id"] is None for v in refunds.values()):
-        refreshed = dict(
-            Payment.objects.filter(whmcs_id__in={r["refundid"] for r in rows if r["refundid"]}).values_list(
-                "whmcs_id", "pk"
-            )
-        )
-        for tid, values in refunds.items():
-            if values["original_payment_id"] is None:
-                original = next(r["refundid"] for r in rows if r["id"] == tid)
-                values["original_payment_id"] = refreshed.get(original)
+        original = refund_of[tid]
+        values["original_payment_id"] = paid.pks.get(original) or originals.get(original)
     _count(report.table(table), sync_rows(Payment, refunds))
 
 

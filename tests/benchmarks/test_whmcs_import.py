@@ -140,6 +140,7 @@ def test_whmcs_import_benchmark(worker_id):
             samples.append((table, done, total, round(_rss_mb())))
 
         profiler = cProfile.Profile() if os.environ.get("WHMCS_BENCH_PROFILE") else None
+        cpu_before = resource.getrusage(resource.RUSAGE_SELF)
         started = time.monotonic()
         if profiler:
             profiler.enable()
@@ -148,6 +149,11 @@ def test_whmcs_import_benchmark(worker_id):
         if profiler:
             profiler.disable()
             pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
+        cpu = resource.getrusage(resource.RUSAGE_SELF)
+        cpu_seconds = cpu.ru_utime + cpu.ru_stime - cpu_before.ru_utime - cpu_before.ru_stime
+        total_rows = sum(stats.read for stats in report.tables.values())
+        print(f"Importer process CPU {cpu_seconds:.1f}s of {elapsed:.1f}s wall; {total_rows:,} rows read, "
+              f"{total_rows / elapsed:,.0f} rows/s overall")  # fmt: skip
         print("uptime after: ", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())  # noqa: S607
         print(
             f"Imported in {elapsed:.1f}s (scale {SCALE}); peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
