@@ -15,7 +15,15 @@ from core.notifications.chat import ChatMessage
 
 log = logging.getLogger(__name__)
 
-COLOURS = {"info": 0x3498DB, "success": 0x2ECC71, "warning": 0xF1C40F, "danger": 0xE74C3C}
+# Colour by severity. Callers say "danger" or "error" (and "critical") for the same red.
+COLOURS = {
+    "info": 0x3498DB,
+    "success": 0x2ECC71,
+    "warning": 0xF1C40F,
+    "danger": 0xE74C3C,
+    "error": 0xE74C3C,
+    "critical": 0x992D22,
+}
 MAX_WAIT_SECONDS = 30.0
 MAX_FIELDS = 25
 MAX_TOTAL_CHARS = 6000

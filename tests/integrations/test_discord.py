@@ -189,3 +189,13 @@ def test_webhook_url_is_never_logged(caplog):
     assert any(r.name == "httpx" for r in caplog.records)  # httpx did log the requests …
     assert any("rate limited" in r.getMessage() for r in caplog.records)
     assert TOKEN not in caplog.text  # … without the token
+
+
+@pytest.mark.parametrize(
+    ("level", "colour"),
+    [("info", 0x3498DB), ("success", 0x2ECC71), ("warning", 0xF1C40F), ("danger", 0xE74C3C),
+     ("error", 0xE74C3C), ("critical", 0x992D22), ("unknown", 0x3498DB)],
+)  # fmt: skip
+def test_embed_colour_follows_severity(level, colour):
+    (embed,) = DiscordMessage(title="t", level=level).payload()["embeds"]
+    assert embed["color"] == colour
