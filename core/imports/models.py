@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 
 from core import clock
+from core.encryption import EncryptedTextField
 
 
 class ImportRun(models.Model):
@@ -21,12 +22,14 @@ class ImportRun(models.Model):
         FAILED = "failed", "Failed"
 
     source_label = models.CharField(max_length=255, help_text="Source without its password")
+    source_url = EncryptedTextField(blank=True, help_text="Encrypted; emptied when the run finishes")
     options = models.JSONField(default=dict, blank=True)
     dry_run = models.BooleanField(default=False)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
     progress = models.JSONField(default=dict, blank=True, help_text="Per table: rows done, total, rate")
     report = models.JSONField(default=dict, blank=True)
     report_html = models.TextField(blank=True)
+    report_csv = models.TextField(blank=True)
     error = models.TextField(blank=True)
     started_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -41,6 +44,10 @@ class ImportRun(models.Model):
 
     def __str__(self):
         return f"Import {self.pk} ({self.get_status_display()})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.SUCCEEDED, self.Status.DIFFERENCES, self.Status.FAILED)
 
 
 class ClientGroup(models.Model):
