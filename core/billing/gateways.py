@@ -152,9 +152,20 @@ class PaymentGateway(abc.ABC):
     # Money
     @abc.abstractmethod
     def charge_invoice(
-        self, invoice, *, amount: Decimal, method_id: str | None, attempt: int, off_session: bool = True
+        self,
+        invoice,
+        *,
+        amount: Decimal,
+        method_id: str | None,
+        attempt: int,
+        off_session: bool = True,
+        save_method: bool = False,
     ) -> ChargeResult:
-        """Charge `amount` of `invoice`. The idempotency key derives from (invoice, attempt)."""
+        """Charge `amount` of `invoice`. The idempotency key derives from (invoice, attempt).
+
+        `save_method`: the customer agreed to keep a method entered now for future payments (the gateway
+        may then keep it on its side, e.g. Stripe's setup_future_usage); without it nothing is kept.
+        """
 
     @abc.abstractmethod
     def refund(self, payment, *, amount: Decimal, reason: str = "") -> RefundResult: ...

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import asdict
 
 from django.conf import settings
 from django.contrib import messages
@@ -14,7 +15,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from core.billing.errors import BillingError
-from core.billing.gateways import ChargeStatus, GatewayError
+from core.billing.gateways import ChargeStatus, GatewayError, SavedMethod
 from core.billing.models import Invoice, PaymentMethod, Subscription
 from core.billing.services import methods
 from portal.access import customer_required, get_own_or_404, refuse_while_impersonating
@@ -164,14 +165,17 @@ def _start_payment(request, invoice: Invoice):
             result = checkout.pay_with_saved_method(invoice, method)
             gateway_name = method.gateway
         elif gateway_posted == "sandbox" and card_number:
-            method = methods.save_payment_method(
-                invoice.customer, "sandbox", request.POST["card_number"], actor=request.user
-            )
-            result = checkout.pay_with_saved_method(invoice, method)
+            save = _wants_to_save(request, invoice)
+            result, card = checkout.pay_with_new_card(invoice, "sandbox", card_number, save=save, actor=request.user)
             gateway_name = "sandbox"
+            if result.status == ChargeStatus.REQUIRES_ACTION and save:
+                # Kept until the customer passes 3-D Secure; an abandoned attempt saves nothing.
+                request.session[_new_card_key(result.transaction_id)] = asdict(card)
         elif request.POST.get("gateway") in _offered_gateways():
             gateway_name = request.POST["gateway"]
-            result = checkout.start_new_method_payment(invoice, gateway_name)
+            result = checkout.start_new_method_payment(
+                invoice, gateway_name, save=gateway_name != "paypal" and _wants_to_save(request, invoice)
+            )
         else:
             messages.error(request, "Choose a payment method.")
             return redirect("portal:invoice_pay", uuid=invoice.uuid)
@@ -179,6 +183,16 @@ def _start_payment(request, invoice: Invoice):
         messages.error(request, str(exc))
         return redirect("portal:invoice_pay", uuid=invoice.uuid)
     return _after_charge(request, invoice, gateway_name, result)
+
+
+def _wants_to_save(request, invoice: Invoice) -> bool:
+    """Save a card entered now: the customer ticked "save for future payments", or the invoice pays a
+    subscription (the form says its renewals are charged to this card)."""
+    return request.POST.get("save_method") in ("1", "on", "yes", "true") or invoice.subscription_id is not None
+
+
+def _new_card_key(reference: str) -> str:
+    return f"new_card:{reference}"
 
 
 def _after_charge(request, invoice, gateway_name, result):
@@ -222,7 +236,11 @@ def invoice_pay_confirm(request, uuid):
     if gateway_name == "sandbox" and request.method != "POST":
         raise Http404("Unknown payment")
     try:
-        result = checkout.confirm_on_session_payment(invoice, gateway_name, reference)
+        pending = request.session.get(_new_card_key(reference))
+        keep = SavedMethod(**pending) if gateway_name == "sandbox" and isinstance(pending, dict) else None
+        result = checkout.confirm_on_session_payment(invoice, gateway_name, reference, keep=keep, actor=request.user)
+        if result.status == ChargeStatus.SUCCEEDED:
+            request.session.pop(_new_card_key(reference), None)
     except (BillingError, GatewayError) as exc:
         messages.error(request, str(exc))
         return redirect("portal:invoice_pay", uuid=invoice.uuid)

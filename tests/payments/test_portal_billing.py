@@ -55,7 +55,9 @@ class TestOwnInvoicesOnly:
 
 class TestPayingWithSandbox:
     def test_new_card_that_succeeds_pays_the_invoice_and_is_saved(self, customer_client, my_invoice):
-        response = customer_client.post(pay_url(my_invoice), {"gateway": "sandbox", "card_number": SUCCEEDS})
+        response = customer_client.post(
+            pay_url(my_invoice), {"gateway": "sandbox", "card_number": SUCCEEDS, "save_method": "1"}
+        )
         assert response.status_code == 302
         my_invoice.refresh_from_db()
         assert my_invoice.status == Invoice.Status.PAID

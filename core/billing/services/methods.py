@@ -101,6 +101,8 @@ def store_saved_method(customer, saved: SavedMethod, *, make_default: bool | Non
         )
         if method is not None and method.customer_id != customer.pk:
             raise PaymentError("This payment method belongs to another account.")
+        if method is None and (same := _same_card(customer, saved)) is not None:
+            return same  # the card is saved already (under another gateway id): never twice
         has_default = PaymentMethod.objects.filter(customer=customer, removed_at__isnull=True, is_default=True).exists()
         fields = {
             "kind": saved.kind, "brand": saved.brand, "last4": saved.last4, "exp_month": saved.exp_month,
@@ -120,6 +122,30 @@ def store_saved_method(customer, saved: SavedMethod, *, make_default: bool | Non
         if created:
             record("payment_method.saved", method, actor=actor, data={"gateway": saved.gateway})
     return method
+
+
+def _same_card(customer, saved: SavedMethod) -> PaymentMethod | None:
+    """The customer's saved method for the same card, if any: same gateway, brand, last 4 digits and expiry.
+
+    PaymentMethod has no column for the gateway's card fingerprint yet, so the fingerprint is not compared
+    (two different cards with the same brand, last 4 and expiry count as one). Methods without card
+    details (PayPal subscriptions) never match."""
+    if saved.kind != "card" or not saved.last4:
+        return None
+    return (
+        PaymentMethod.objects.filter(
+            customer=customer,
+            gateway=saved.gateway,
+            removed_at__isnull=True,
+            kind="card",
+            brand=saved.brand,
+            last4=saved.last4,
+            exp_month=saved.exp_month,
+            exp_year=saved.exp_year,
+        )  # fmt: skip
+        .order_by("created_at")
+        .first()
+    )
 
 
 def _flag_default(customer, method: PaymentMethod) -> None:

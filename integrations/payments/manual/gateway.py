@@ -47,7 +47,14 @@ class ManualGateway(PaymentGateway):
         raise GatewayError("Bank transfers cannot be a default method for automatic charges.")
 
     def charge_invoice(
-        self, invoice, *, amount: Decimal, method_id: str | None, attempt: int, off_session: bool = True
+        self,
+        invoice,
+        *,
+        amount: Decimal,
+        method_id: str | None,
+        attempt: int,
+        off_session: bool = True,
+        save_method: bool = False,
     ) -> ChargeResult:
         # Not a decline: the customer has to send the money; dunning emails ask them to.
         return ChargeResult(

@@ -97,7 +97,14 @@ class PayPalGateway(PaymentGateway):
 
     # --- One-off invoices (Orders v2) -------------------------------------------------------------------
     def charge_invoice(
-        self, invoice, *, amount: Decimal, method_id: str | None, attempt: int, off_session: bool = True
+        self,
+        invoice,
+        *,
+        amount: Decimal,
+        method_id: str | None,
+        attempt: int,
+        off_session: bool = True,
+        save_method: bool = False,
     ) -> ChargeResult:
         currency = invoice.currency_id
         if off_session:

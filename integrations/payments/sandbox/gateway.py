@@ -74,7 +74,12 @@ class SandboxGateway(PaymentGateway):
         return SetupSession(gateway=self.name, redirect_url=return_url, reference=f"sbx_seti_{secrets.token_hex(8)}")
 
     def complete_save_method(self, customer, reference: str) -> SavedMethod:
-        """`reference` is the test card number the customer typed in the sandbox form."""
+        """`reference` is the test card number the customer typed in the sandbox "add a card" form. Every
+        test card can be added (4000 0000 0000 0002 then declines its charges: how the demo shows dunning)."""
+        return self.describe_card(reference)
+
+    def describe_card(self, reference: str) -> SavedMethod:
+        """The card typed in the sandbox form, not saved anywhere (a payment charges it first)."""
         number = "".join(ch for ch in (reference or "") if ch.isdigit())
         if number not in TEST_CARDS:
             raise GatewayError(
@@ -110,7 +115,14 @@ class SandboxGateway(PaymentGateway):
         """The default lives only in our database."""
 
     def charge_invoice(
-        self, invoice, *, amount: Decimal, method_id: str | None, attempt: int, off_session: bool = True
+        self,
+        invoice,
+        *,
+        amount: Decimal,
+        method_id: str | None,
+        attempt: int,
+        off_session: bool = True,
+        save_method: bool = False,
     ) -> ChargeResult:
         if not method_id:
             return ChargeResult(

@@ -135,7 +135,14 @@ class StripeGateway(PaymentGateway):
 
     # --- Charging ---------------------------------------------------------------------
     def charge_invoice(
-        self, invoice, *, amount: Decimal, method_id: str | None, attempt: int, off_session: bool = True
+        self,
+        invoice,
+        *,
+        amount: Decimal,
+        method_id: str | None,
+        attempt: int,
+        off_session: bool = True,
+        save_method: bool = False,
     ) -> ChargeResult:
         """Charge through a PaymentIntent keyed ``inv-<uuid>-<attempt>``.
 
@@ -165,11 +172,13 @@ class StripeGateway(PaymentGateway):
             params.update(payment_method=method_id, confirm=True, off_session=True)
         elif method_id:
             params.update(
-                payment_method=method_id, confirm=True, setup_future_usage="off_session",
-                return_url=portal_pay_url(invoice) + "confirm/", payment_method_types=["card"],
+                payment_method=method_id, confirm=True, return_url=portal_pay_url(invoice) + "confirm/",
+                payment_method_types=["card"],
             )  # fmt: skip
         else:
-            params.update(setup_future_usage="off_session", automatic_payment_methods={"enabled": True})
+            params.update(automatic_payment_methods={"enabled": True})
+            if save_method:  # Stripe attaches the card to the customer only once the payment succeeded
+                params.update(setup_future_usage="off_session")
         try:
             intent = self.api.create_payment_intent(params, idempotency_key=idempotency_key(invoice, attempt))
         except StripeCardError as exc:
