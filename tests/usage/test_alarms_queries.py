@@ -122,3 +122,17 @@ class DownSource:
         from core.usage.sources import FlowSourceError
 
         raise FlowSourceError("Elasticsearch refused our credentials (401)", kind="auth")
+
+
+def test_collect_bandwidth_command(usage_settings, settings):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    settings.FLOW_SOURCE_CLASS = "core.usage.sandbox.SandboxFlowSource"
+    make_service("203.0.113.10")
+    out = StringIO()
+    with clock.frozen_at(T0 + 3 * H + dt.timedelta(minutes=15)):
+        call_command("collect_bandwidth", stdout=out)
+        call_command("collect_bandwidth", "--window", "2026-11-01T01:00", stdout=out)
+    assert "3 window(s) collected" in out.getvalue() and "Collected" in out.getvalue()
