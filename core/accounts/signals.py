@@ -1,6 +1,6 @@
 """Account signal receivers: remember each signed-in browser (the sessions list) and whether it owes a second factor."""
 
-from django.contrib.auth.signals import user_logged_in
+from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.dispatch import receiver
 
 
@@ -19,3 +19,12 @@ def record_login_session(sender, request, user, **kwargs):
         ip_address=request.META.get("REMOTE_ADDR"),
         user_agent=request.META.get("HTTP_USER_AGENT", ""),
     )
+
+
+@receiver(user_logged_out, dispatch_uid="accounts.forget_login_session")
+def forget_login_session(sender, request, user, **kwargs):
+    key = getattr(getattr(request, "session", None), "session_key", None)
+    if key:
+        from .models import LoginSession
+
+        LoginSession.objects.filter(session_key=key).delete()

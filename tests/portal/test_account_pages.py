@@ -211,3 +211,9 @@ def test_portal_pages_send_a_strict_csp_and_forms_need_csrf(customer, settings):
     assert "frame-ancestors 'none'" in policy
     assert client.post(reverse("portal:tokens"), {"name": "x", "scopes": ["read"]}).status_code == 403
     assert not ApiToken.objects.exists()
+
+
+def test_logging_out_removes_the_session_from_the_list(customer_client, customer):
+    assert LoginSession.objects.filter(user=customer.user).count() == 1
+    customer_client.post(reverse("portal:logout"))
+    assert not LoginSession.objects.filter(user=customer.user).exists()
