@@ -138,3 +138,47 @@ def test_sign_up_confirm_log_in_profile_token_and_phone_layout(live_server, brow
     shot(page, "phone_menu_open")
     assert page.is_visible("td[data-label='Total']:has-text('€1,234.50')")
     assert not csp_violations, csp_violations
+
+
+@pytest.mark.django_db(transaction=True)
+def test_customer_adds_a_passkey_and_gives_it_after_the_password(live_server, browser, portal, settings):
+    """Chromium's virtual authenticator (DevTools WebAuthn domain) stands in for a phone or security key."""
+    from django_otp_webauthn.models import WebAuthnCredential
+
+    from tests.factories import CustomerFactory, UserFactory
+
+    settings.OTP_WEBAUTHN_RP_ID = "localhost"
+    settings.OTP_WEBAUTHN_ALLOWED_ORIGINS = [live_server.url]
+    customer = CustomerFactory(user=UserFactory(email="kim@customer.example"))
+    base = live_server.url
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    cdp.send(
+        "WebAuthn.addVirtualAuthenticator",
+        {"options": {"protocol": "ctap2", "transport": "internal", "hasResidentKey": True,
+                     "hasUserVerification": True, "isUserVerified": True, "automaticPresenceSimulation": True}},
+    )  # fmt: skip
+
+    def log_in():
+        page.goto(f"{base}/login/")
+        page.fill("input[name='username']", "kim@customer.example")
+        page.fill("input[name='password']", "correct horse battery")
+        page.click("button:text('Log in')")
+
+    log_in()
+    page.wait_for_selector("h1:has-text('Welcome')")
+    page.goto(f"{base}/settings/security/")
+    page.click("#passkey-register-button")
+    page.wait_for_selector("#passkey-register-status-message:has-text('successful')")
+    shot(page, "passkey_added")
+    assert WebAuthnCredential.objects.filter(user=customer.user, confirmed=True).exists()
+
+    page.goto(f"{base}/logout/")
+    page.click("main button:text('Log out')")
+    log_in()
+    page.wait_for_selector("h1:text('One more step')")  # the password alone opens nothing
+    shot(page, "passkey_asked")
+    page.click("#passkey-verification-button")
+    page.wait_for_selector("h1:has-text('Welcome')")
+    shot(page, "passkey_verified")
