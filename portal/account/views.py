@@ -147,7 +147,8 @@ def login_verify(request):
     return render(
         request,
         "portal/account/login_verify.html",
-        {"form": form, "next": next_url, "has_passkey": has_passkey, "has_totp": has_totp},
+        # hide_nav: nothing behind the menu opens before the second factor is given.
+        {"form": form, "next": next_url, "has_passkey": has_passkey, "has_totp": has_totp, "hide_nav": True},
     )
 
 
