@@ -46,3 +46,21 @@ def test_switching_off_reminders_stops_them_but_not_invoices(settings, customer_
 
 def test_staff_are_not_customers(staff_client):
     assert staff_client.get(reverse("portal:notification_preferences")).status_code == 403
+
+
+def test_password_reset_goes_through_the_outbox(settings, django_capture_on_commit_callbacks):
+    from portal.notifications.forms import OutboxPasswordResetForm
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    customer = CustomerFactory(user__first_name="Ada")
+    form = OutboxPasswordResetForm({"email": customer.user.email})
+    assert form.is_valid()
+    with django_capture_on_commit_callbacks(execute=True):
+        form.save(domain_override="billing.example.com")
+    (message,) = mail.outbox
+    assert message.to == [customer.user.email] and message.subject == "Reset your EZSCALE Hosting password"
+    assert "Hello Ada" in message.body and "/password-reset/" in message.body
+    from core.notifications.models import Notification
+
+    row = Notification.objects.get(event="password_reset")
+    assert row.customer == customer and row.status == "sent"
