@@ -30,6 +30,13 @@ from core.notifications.services import discord_alert
 from .addresses import AddressResolver, addresses_for_window, normalise_network
 from .conf import setting
 from .models import BandwidthPeriod, BandwidthPolicy, BandwidthUsage, CollectionWindow, HourlyUsage, count_bytes
+from .overage import (  # noqa: F401  (re-exported: the billing run and others call them from here)
+    adjust_overage,
+    check_quotas,
+    close_due_periods,
+    overage_line_description,
+    waive_overage,
+)
 from .periods import period_bounds
 from .sources import FlowSource, FlowSourceError, get_flow_source
 
@@ -385,12 +392,3 @@ def rerun_window(start: dt.datetime, *, actor=None, accept_low: bool = False) ->
     if window.status == CollectionWindow.Status.OK:
         overage.check_quotas(refresh_totals({window.start.date()}))
     return window
-
-
-def __getattr__(name):
-    # Re-exports for the billing run and others (lazy: overage imports this module).
-    if name in {"overage_line_description", "adjust_overage", "waive_overage", "close_due_periods", "check_quotas"}:
-        from . import overage
-
-        return getattr(overage, name)
-    raise AttributeError(name)

@@ -194,3 +194,21 @@ def test_suspend_at_quota_instead_of_charging(usage_settings, monkeypatch):
         overage.close_due_periods()
     period.refresh_from_db()
     assert period.closed_at and period.overage_amount is None and period.overage_bytes == GB
+
+
+def test_closed_period_overage_lands_on_the_next_renewal_invoice(usage_settings):
+    from core.billing.models import InvoiceLine
+    from core.billing.services.billing_run import renew_subscriptions
+
+    service = make_service("203.0.113.10", quota_gb=100, rate="0.0200")
+    _collect_hours([0, 1], ScriptedSource({"203.0.113.10": (GB, 60 * GB)}))  # 120 GB counted
+    with clock.frozen_at(T0 + dt.timedelta(days=30, hours=6)):
+        period = overage.close_due_periods()[0]
+        assert period.overage_amount == Decimal("0.40")
+        renew_subscriptions([service.subscription_id], now=clock.now())
+    line = InvoiceLine.objects.get(kind="overage")
+    assert line.amount == Decimal("0.40") and line.service_id == service.pk
+    period.refresh_from_db()
+    assert period.overage_invoice_id == line.invoice_id
+    with pytest.raises(ChargeNotEditable):
+        overage.adjust_overage(period, 0, reason="late")
