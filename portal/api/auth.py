@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from functools import cached_property
 
 from django.conf import settings
 from django.core.cache import cache
 from ninja.errors import Throttled
 from ninja.security import HttpBearer
 
-from core.accounts.models import ApiToken, Customer, User
+from core.accounts.models import ApiToken, Customer
 from core.accounts.services import authenticate_api_token
 
 from .errors import ApiError
@@ -34,14 +34,30 @@ SCOPE_HELP = {
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-@dataclass(frozen=True)
 class ApiCaller:
-    token: ApiToken
-    user: User
-    customer: Customer
+    """Who is calling: the token, its user, and the customer they act as (loaded only when needed;
+    list endpoints filter on `customer_id` and never load the row)."""
+
+    def __init__(self, token: ApiToken, customer_id: int):
+        self.token, self.user, self.customer_id = token, token.user, customer_id
+
+    @cached_property
+    def customer(self) -> Customer:
+        return Customer.objects.select_related("user", "currency").get(pk=self.customer_id)
 
     def __str__(self):  # used by ninja's throttles as a cache key, should anyone add one
         return f"api-token-{self.token.pk}"
+
+
+def customer_id_for(user_id: int) -> int | None:
+    """The customer record of a user. A customer is never moved to another user, so the pair is cached."""
+    key = f"api:customer-of:{user_id}"
+    found = cache.get(key)
+    if found is None:
+        found = Customer.objects.filter(user_id=user_id).values_list("pk", flat=True).first()
+        if found is not None:
+            cache.set(key, found, timeout=86400)
+    return found
 
 
 def parse_rate(rate: str) -> tuple[int, int]:
@@ -58,12 +74,10 @@ def check_rate_limit(token: ApiToken) -> None:
     now = time.time()
     bucket = int(now // window)
     key = f"api:rate:{token.pk}:{bucket}"
-    cache.add(key, 0, timeout=window + 1)
     try:
         used = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=window + 1)
-        used = 1
+    except ValueError:  # first request of the window
+        used = 1 if cache.add(key, 1, timeout=window + 1) else cache.incr(key)
     if used > limit:
         raise Throttled(wait=math.ceil((bucket + 1) * window - now))
 
@@ -88,11 +102,11 @@ class TokenAuth(HttpBearer):
             found = authenticate_api_token(token.strip())
             if found is None:
                 return None
-            customer = Customer.objects.select_related("currency").filter(user_id=found.user_id).first()
-            if customer is None:  # staff tokens have nothing to act on here
+            customer_id = customer_id_for(found.user_id)
+            if customer_id is None:  # staff tokens have nothing to act on here
                 return None
             check_rate_limit(found)
-            cached = request._api_caller = ApiCaller(token=found, user=found.user, customer=customer)
+            cached = request._api_caller = ApiCaller(found, customer_id)
         if self.scope not in (cached.token.scopes or []):
             raise ApiError(403, "insufficient_scope", f"This token needs the '{self.scope}' scope for this request.")
         return cached

@@ -3,6 +3,7 @@
 Lists order by a unique key last (e.g. `-created_at, -id`), so pages never skip or repeat a row.
 """
 
+from django.db.models import Count, Window
 from ninja import Field, Schema
 from ninja.pagination import PageNumberPagination
 
@@ -23,14 +24,19 @@ class Page(PageNumberPagination):
 
 
 class Mapped:
-    """A queryset whose rows become response dicts only for the page asked for: one COUNT and one
-    page query, however many rows match."""
+    """A queryset whose rows become response dicts only for the page asked for. The page query also
+    counts every matching row (COUNT(*) OVER ()), so a page costs one query however many rows match;
+    a page past the end falls back to a COUNT."""
 
     def __init__(self, queryset, to_dict):
         self.queryset, self.to_dict = queryset, to_dict
+        self.total: int | None = None
 
     def __len__(self) -> int:
-        return self.queryset.count()
+        return self.total if self.total is not None else self.queryset.count()
 
     def __getitem__(self, window: slice) -> list[dict]:
-        return [self.to_dict(row) for row in self.queryset[window]]
+        rows = list(self.queryset.annotate(_total=Window(Count("*")))[window])
+        if rows:
+            self.total = rows[0]._total
+        return [self.to_dict(row) for row in rows]

@@ -100,3 +100,13 @@ def test_filters_on_status_and_dates(world):
     today = clock.today().isoformat()
     assert world.api.get("/api/v1/invoices", {"date_from": today}).json()["count"] == 1
     assert world.api.get("/api/v1/invoices", {"date_to": "2000-01-01"}).json()["count"] == 0
+
+
+def test_listing_services_costs_the_same_queries_for_1_or_30_rows(world, django_assert_max_num_queries):
+    world.api.get("/api/v1/services")  # the token's last-used write happens at most once a minute
+    with django_assert_max_num_queries(2):  # the token; the page with its total (COUNT(*) OVER ())
+        assert world.api.get("/api/v1/services").json()["count"] == 1
+    for _ in range(29):
+        ServiceFactory(customer=world.customer, product=world.price.product)
+    with django_assert_max_num_queries(2):
+        assert len(world.api.get("/api/v1/services", {"page_size": 100}).json()["items"]) == 30

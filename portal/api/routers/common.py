@@ -26,7 +26,7 @@ def plain(value) -> str:
 
 def own(queryset: QuerySet, customer, what: str, **lookup):
     """The caller's object or 404 (never 403: another customer's object looks exactly like a missing one)."""
-    found = queryset.filter(customer=customer, **lookup).first()
+    found = queryset.filter(customer_id=getattr(customer, "pk", customer), **lookup).first()
     if found is None:
         raise NotFound(what)
     return found

@@ -90,7 +90,7 @@ def _price(price_id: int) -> Price:
 def list_services(request, status: ServiceStatus | None = None, date_from: dt.date | None = None,
                   date_to: dt.date | None = None):  # fmt: skip
     """Newest first. `date_from`/`date_to` filter on the creation date (both included)."""
-    services = _services().filter(customer=auth.caller(request).customer)
+    services = _services().filter(customer_id=auth.caller(request).customer_id)
     if status:
         services = services.filter(status=status)
     services = date_range(services, "created_at", date_from, date_to)
@@ -100,7 +100,7 @@ def list_services(request, status: ServiceStatus | None = None, date_from: dt.da
 @router.get("/services/{service_id}", response=responses({200: ServiceDetailOut}, 404), auth=auth.read,
             summary="One service")  # fmt: skip
 def get_service(request, service_id: uuid.UUID):
-    return service_detail_out(_own_service(auth.caller(request).customer, service_id))
+    return service_detail_out(_own_service(auth.caller(request).customer_id, service_id))
 
 
 @router.post("/services/{service_id}/power", response=responses({202: AcceptedOut}, 404, 503), auth=auth.services,
@@ -115,7 +115,7 @@ def power(request, service_id: uuid.UUID, payload: PowerIn):
 @router.get("/services/{service_id}/usage", response=responses({200: UsageOut}, 404), auth=auth.read,
             summary="Live usage and this period's bandwidth")  # fmt: skip
 def usage(request, service_id: uuid.UUID):
-    service = _own_service(auth.caller(request).customer, service_id)
+    service = _own_service(auth.caller(request).customer_id, service_id)
     live = service_usage(service)
     period = BandwidthPeriod.objects.filter(service=service).order_by("-period_start", "-id").first()
     return {
@@ -132,7 +132,7 @@ def usage(request, service_id: uuid.UUID):
              auth=auth.services, summary="Preview a plan change")  # fmt: skip
 def change_plan_preview(request, service_id: uuid.UUID, payload: ChangePlanIn):
     """The exact prorated lines confirming would invoice (upgrade) or credit (downgrade) now."""
-    service = _own_service(auth.caller(request).customer, service_id)
+    service = _own_service(auth.caller(request).customer_id, service_id)
     preview = preview_change_plan(_subscription(service), _price(payload.price_id))
     cur = preview.currency
     return {
