@@ -8,11 +8,13 @@ invoice exactly as the invoice pay page does. Views only read the form and choos
 
 from __future__ import annotations
 
+import secrets
 from collections import OrderedDict
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -39,6 +41,7 @@ ONLINE_GATEWAYS = ("stripe", "paypal", "sandbox")
 # Services in these states are still being set up; the order page keeps polling while any is.
 SETTING_UP = (Service.Status.PENDING, Service.Status.PROVISIONING)
 FORGET_KEY = "order_forget_method:{}"
+SUBMISSION_SECONDS = 3600  # how long a checkout form's submission token is remembered
 
 
 def _portal(view):
@@ -158,6 +161,7 @@ def checkout(request, slug):
         "coupon_code": coupon_code,
         "saved_methods": _saved_methods(customer),
         "gateways": _offered_gateways(),
+        "submission": secrets.token_urlsafe(16),
     }
     return render(request, "portal/orders/checkout.html", context, status=400 if (field_errors or errors) else 200)
 
@@ -180,16 +184,34 @@ def _payment_chosen(data) -> bool:
     return gateway in _offered_gateways()
 
 
+def _submission_key(request, data) -> str | None:
+    token = str(data.get("submission", ""))[:64]
+    return f"portal:checkout:{request.user.customer.pk}:{token}" if token else None
+
+
 def _place_and_pay(request, item: dict, coupon_code: str, data):
+    """Place the order and charge it, once per rendered checkout form: a double click or a resent
+    form (same `submission` token) lands on the order the first one made instead of a second order."""
     customer = request.user.customer
+    key = _submission_key(request, data)
+    if key is not None and not cache.add(key, "", SUBMISSION_SECONDS):
+        made = cache.get(key)
+        if made:
+            return redirect("portal:order_detail", uuid=made)
+        messages.info(request, "Your order is already being placed; it appears below in a moment.")
+        return redirect("portal:order_list")
     try:
         order = place_order(
             customer, [item], coupon_code=coupon_code or None, ip_address=request.META.get("REMOTE_ADDR"),
             actor=request.user,
         )  # fmt: skip
     except BillingError as exc:
+        if key is not None:
+            cache.delete(key)
         messages.error(request, str(exc))
         return redirect(reverse("portal:checkout", args=[item["price"].product.slug]))
+    if key is not None:
+        cache.set(key, str(order.uuid), SUBMISSION_SECONDS)
     return _charge(request, order, data)
 
 

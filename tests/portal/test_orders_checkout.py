@@ -150,3 +150,13 @@ def test_another_customers_order_is_not_found(client, shopper, vps_price, name, 
     response = getattr(client, method)(reverse(f"portal:{name}", args=[order.uuid]), data)
     assert response.status_code == 404
     assert Order.objects.get(pk=order.pk).invoice.status == Invoice.Status.ISSUED
+
+
+def test_a_double_submitted_checkout_makes_one_order(shopper_client, shopper, vps_price):
+    first = _checkout(shopper_client, vps_price, action="pay", gateway="sandbox", card_number="4242424242424242",
+                      submission="form-1")  # fmt: skip
+    again = _checkout(shopper_client, vps_price, action="pay", gateway="sandbox", card_number="4242424242424242",
+                      submission="form-1")  # fmt: skip
+    order = Order.objects.get(customer=shopper)
+    assert first["Location"] == again["Location"] == reverse("portal:order_detail", args=[order.uuid])
+    assert Payment.objects.filter(status="succeeded").count() == 1
