@@ -77,3 +77,29 @@ def test_movement_figure_opens_the_customers_behind_it(staff_client, db):
         assert rates == {"Logo churn": "50.0%", "Revenue churn": "50.0%", "Net revenue retention": "50.0%"}
         feb = staff_client.get(reverse("admin:index"), {"month": "2026-02"})
         assert {c["key"]: c["customers"] for c in feb.context["movement_cards"]}["new"] == 2
+
+
+def test_large_list_search_finds_by_prefix_uuid_and_customer(staff_client, db):
+    """The index-friendly search on the invoice, payment and service lists still finds what staff type."""
+    from tests.factories import InvoiceFactory
+
+    usd = CurrencyFactory(code="USD", exchange_rate=Decimal("1"))
+    acme, other = CustomerFactory(currency=usd, company="Acme Rockets"), CustomerFactory(currency=usd, company="Zed")
+    mine = InvoiceFactory(customer=acme, status="issued", number="INV-2026-000777")
+    InvoiceFactory(customer=other, status="issued", number="INV-2026-000888")
+    url = reverse("admin:billing_invoice_changelist")
+
+    def found(q):
+        return {obj.pk for obj in staff_client.get(url, {"q": q}).context["cl"].result_list}
+
+    assert found("INV-2026-000777") == {mine.pk}
+    assert found("Rockets") == {mine.pk}
+    assert found(acme.user.email) == {mine.pk}
+    assert found(str(mine.uuid)) == {mine.pk}
+    assert found("nothing-like-this") == set()
+    payment = PaymentFactory(customer=acme, reference="WIRE-42")
+    assert {p.pk for p in staff_client.get(reverse("admin:billing_payment_changelist"), {"q": "WIRE"})
+            .context["cl"].result_list} == {payment.pk}  # fmt: skip
+    service = ServiceFactory(customer=acme, hostname="alpha.example.net")
+    listed = staff_client.get(reverse("admin:provisioning_service_changelist"), {"q": "alpha.example"})
+    assert {s.pk for s in listed.context["cl"].result_list} == {service.pk}

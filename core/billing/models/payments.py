@@ -108,6 +108,11 @@ class Payment(models.Model):
             ("refund_payment", "Can refund payments up to the staff refund limit"),
             ("refund_any_amount", "Can refund payments of any amount"),
         ]
+        # Staff search payments by transaction id or bank reference (prefix match) without naming the gateway.
+        indexes = [
+            models.Index(fields=["gateway_transaction_id"], name="payment_gateway_txn_idx"),
+            models.Index(fields=["reference"], name="payment_reference_idx"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["gateway", "gateway_transaction_id"], name="payment_unique_gateway_transaction"
