@@ -16,16 +16,19 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.views.generic import FormView, TemplateView
+from import_export.admin import ImportExportModelAdmin
+from unfold.contrib.import_export.forms import ExportForm, ImportForm
 from unfold.decorators import display
 from unfold.views import UnfoldModelAdminViewMixin
 from unfold.widgets import UnfoldAdminDateWidget, UnfoldAdminTextInputWidget
 
-from core.imports.models import ImportRun
+from core.imports.models import ImportRun, WhmcsClientUpload, WhmcsProductUpload, WhmcsServiceUpload
 from integrations.whmcs.importer import STEPS
 from integrations.whmcs.source import SourceError
 from integrations.whmcs.tasks import progress_key, start_import
 
-from .base import ReadOnlyModelAdmin
+from ..resources_whmcs import FORMATS, WhmcsClientResource, WhmcsProductResource, WhmcsServiceResource
+from .base import ModelAdmin, ReadOnlyModelAdmin
 
 RUN_STATUS = {"queued": "info", "running": "info", "succeeded": "success", "differences": "warning", "failed": "danger"}
 PERMISSION = "imports.run_import"
@@ -132,3 +135,40 @@ class ImportRunAdmin(ReadOnlyModelAdmin):
             path("<int:pk>/progress/", wrap(RunProgressView.as_view(model_admin=self)), name="imports_importrun_progress"),
             path("<int:pk>/report.<str:fmt>", wrap(report_download), name="imports_importrun_report"),
         ] + super().get_urls()  # fmt: skip
+
+
+# --- Uploads of WHMCS's own data-export reports (preview, then confirm; matched by WHMCS id) ---------
+
+
+class _WhmcsUploadAdmin(ImportExportModelAdmin, ModelAdmin):
+    formats = FORMATS
+    import_form_class = ImportForm
+    export_form_class = ExportForm
+    list_display = ("whmcs_id", "__str__")
+    search_fields = ("whmcs_id",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(whmcs_id__isnull=False)
+
+    def has_add_permission(self, request):
+        return False  # rows come from the upload (or import_whmcs), not from a form
+
+    def has_import_permission(self, request):
+        return request.user.has_perm(PERMISSION)
+
+
+@admin.register(WhmcsClientUpload)
+class WhmcsClientUploadAdmin(_WhmcsUploadAdmin):
+    resource_classes = [WhmcsClientResource]
+    list_select_related = ("user",)
+
+
+@admin.register(WhmcsProductUpload)
+class WhmcsProductUploadAdmin(_WhmcsUploadAdmin):
+    resource_classes = [WhmcsProductResource]
+
+
+@admin.register(WhmcsServiceUpload)
+class WhmcsServiceUploadAdmin(_WhmcsUploadAdmin):
+    resource_classes = [WhmcsServiceResource]
+    list_select_related = ("product",)

@@ -8,7 +8,10 @@ from django.conf import settings
 from django.db import models
 
 from core import clock
+from core.accounts.models import Customer
+from core.catalog.models import Product
 from core.encryption import EncryptedTextField
+from core.provisioning.models import Service
 
 
 class ImportRun(models.Model):
@@ -106,3 +109,23 @@ class ImportedContact(models.Model):
 
     def __str__(self):
         return f"{self.first_name} {self.last_name}".strip() or self.email
+
+
+# Proxies that carry the admin's upload pages for WHMCS's own CSV/XLSX data-export reports
+# (backoffice/resources_whmcs.py): one per report, matched by WHMCS id.
+class WhmcsClientUpload(Customer):
+    class Meta:
+        proxy = True
+        verbose_name = "WHMCS clients report upload"
+
+
+class WhmcsProductUpload(Product):
+    class Meta:
+        proxy = True
+        verbose_name = "WHMCS products and pricing report upload"
+
+
+class WhmcsServiceUpload(Service):
+    class Meta:
+        proxy = True
+        verbose_name = "WHMCS services report upload"
