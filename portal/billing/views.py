@@ -361,12 +361,18 @@ def _paypal_session_key(subscription: Subscription) -> str:
 
 @_portal
 def subscription_list(request):
-    subscriptions = (
+    subscriptions = list(
         Subscription.objects.filter(customer=request.user.customer)
         .select_related("price__product", "currency", "payment_method")
         .order_by("-created_at")
     )
-    return render(request, "portal/billing/subscription_list.html", {"subscriptions": subscriptions})
+    for subscription in subscriptions:
+        subscription.renewal = methods.renewal_state(subscription)
+    context = {
+        "subscriptions": subscriptions,
+        "default_method": methods.default_payment_method(request.user.customer),
+    }
+    return render(request, "portal/billing/subscription_list.html", context)
 
 
 @_portal
@@ -393,6 +399,8 @@ def _subscription_context(subscription: Subscription, customer) -> dict:
         "has_paypal": has_paypal,
         "paypal_offered": "paypal" in _offered_gateways() and running and not has_paypal,
         "open_invoice": methods.open_renewal_invoice(subscription),
+        "renewal": methods.renewal_state(subscription),
+        "services": subscription.services.select_related("product").order_by("created_at"),
     }
 
 

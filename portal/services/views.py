@@ -88,7 +88,13 @@ def _next_due(service: Service):
     subscription = service.subscription
     if subscription is None or subscription.status not in RUNNING:
         return None
-    return subscription.current_period_end
+    if subscription.cancel_at_period_end:
+        return subscription.current_period_end  # the page says it ends then
+    # The same next renewal as the subscription page (a period already paid ahead is skipped).
+    from core.billing.services.methods import renewal_state
+
+    state = renewal_state(subscription)
+    return state.date if state else None
 
 
 def overdue_invoice(service: Service) -> Invoice | None:

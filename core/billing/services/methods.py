@@ -273,6 +273,39 @@ def _renewal_total(subscription: Subscription) -> Decimal:
     return totals.total
 
 
+@dataclass(frozen=True)
+class RenewalState:
+    """What every portal page says about a subscription's next renewal (one definition, so they agree).
+
+    `date`: when the next unpaid period starts (the renewal it bills is charged then); `invoice`: an issued
+    invoice of the subscription still waiting for money; `due_now`: that invoice is due today or overdue,
+    so the page offers its pay link.
+    """
+
+    date: dt.datetime
+    invoice: Invoice | None = None
+    due_now: bool = False
+
+
+_RUNNING = (Subscription.Status.ACTIVE, Subscription.Status.TRIALING, Subscription.Status.PAST_DUE)
+
+
+def renewal_state(subscription: Subscription) -> RenewalState | None:
+    """The next renewal of a running subscription (None once it is cancelled or ended, or set to end)."""
+    from core.billing.services.subscriptions import add_cycles
+
+    if subscription.status not in _RUNNING or subscription.cancel_at_period_end:
+        return None
+    start = subscription.current_period_end
+    if subscription.invoices.filter(renewal_period_start=start, status=Invoice.Status.PAID).exists():
+        start = add_cycles(start, subscription.cycle)
+    waiting = open_renewal_invoice(subscription)
+    if waiting is not None and waiting.amount_due <= 0:
+        waiting = None
+    due_now = waiting is not None and (waiting.due_date is None or waiting.due_date <= clock.today())
+    return RenewalState(start, waiting, due_now)
+
+
 def open_renewal_invoice(subscription: Subscription) -> Invoice | None:
     """The oldest unpaid renewal invoice: the one a gateway-billed renewal pays first."""
     return (
