@@ -235,3 +235,42 @@ def test_an_issued_invoice_changed_in_whmcs_is_kept_and_shows_as_a_difference(wh
         assert exit_.value.code == 1
     finally:
         cur.execute("UPDATE tblinvoices SET subtotal = %s, total = %s WHERE id = %s", [subtotal, total, iid])
+
+
+def test_an_interrupted_run_resumes_on_the_next_run(whmcs_source, monkeypatch):
+    from integrations.whmcs import steps_billing
+
+    clean_batch = steps_billing._transaction_batch
+    calls = {"n": 0}
+
+    def crash_on_third_batch(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise ConnectionError("lost the connection to the WHMCS database")
+        return clean_batch(*args, **kwargs)
+
+    monkeypatch.setattr(steps_billing, "_transaction_batch", crash_on_third_batch)
+    with pytest.raises(ConnectionError):
+        import_whmcs(whmcs_source["url"], batch_size=50)
+    assert Payment.objects.count() > 0  # the batches before the crash were committed
+    monkeypatch.setattr(steps_billing, "_transaction_batch", clean_batch)
+
+    report = import_whmcs(whmcs_source["url"], batch_size=50)
+    assert report.is_reconciled, report.summary()
+    assert report.tables["tblaccounts"].unchanged == 100  # the two committed batches were not written again
+    assert Payment.objects.filter(whmcs_id__isnull=False).count() == report.tables["tblaccounts"].read - 1
+
+
+def test_since_reads_only_rows_changed_from_that_date(whmcs_source):
+    import_whmcs(whmcs_source["url"], batch_size=50)
+    cur = whmcs_source["conn"].cursor()
+    cur.execute("UPDATE tblclients SET companyname = 'Changed later', updated_at = '2030-01-02 00:00:00' WHERE id = 1")
+    cur.execute("UPDATE tblclients SET companyname = 'Changed, not dated' WHERE id = 2")
+    try:
+        report = import_whmcs(whmcs_source["url"], only=["clients"], since="2030-01-01")
+        assert report.tables["tblclients"].read == 1 and report.tables["tblclients"].updated == 1
+        assert Customer.objects.get(whmcs_id=1).company == "Changed later"
+        assert Customer.objects.get(whmcs_id=2).company != "Changed, not dated"
+    finally:
+        cur.execute("UPDATE tblclients SET companyname = 'Company 1', updated_at = '0000-00-00 00:00:00' WHERE id = 1")
+        cur.execute("UPDATE tblclients SET companyname = '' WHERE id = 2")
