@@ -55,6 +55,14 @@ def test_templates_need_nothing_the_csp_forbids(path):
         assert url.startswith("https://js.stripe.com/"), f"external asset {url}: serve it from portal/static"
 
 
+@pytest.mark.parametrize("path", sorted(TEMPLATES.rglob("*.html")), ids=lambda p: str(p.relative_to(TEMPLATES)))
+def test_templates_format_money_and_dates_one_way(path):
+    """Dates through |local_date / |local_datetime and amounts through |money (babel, per locale)."""
+    text = path.read_text()
+    assert not re.search(r"\|date:", text), "use |local_date or |local_datetime from portal_ui"
+    assert not re.search(r"currency(?:_id)? \}\} \{\{", text), "use {{ amount|money:currency }}"
+
+
 def test_disabled_action_shows_the_reason():
     html = render_to_string(
         "portal/components/confirm_button.html",
