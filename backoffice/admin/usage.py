@@ -444,6 +444,12 @@ class ServiceAddressForm(forms.ModelForm):
         model = ServiceAddress
         fields = ["service", "network", "valid_from", "valid_to"]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is None:
+            # Rows staff add stay theirs: platform syncs close only platform rows.
+            self.instance.source = ServiceAddress.Source.STAFF
+
     def clean_network(self):
         try:
             return normalise_network(self.cleaned_data["network"])

@@ -92,3 +92,26 @@ def test_collection_window_rerun_action(staff_client, usage_settings, sandbox_so
     assert response.status_code == 302
     window.refresh_from_db()
     assert window.status == "ok" and HourlyUsage.objects.filter(window_start=T0 + H).count() == 1
+
+
+def test_staff_adds_an_address_interval_that_platform_syncs_leave_alone(staff_client, usage_settings):
+    from core.usage.addresses import sync_service_addresses
+    from core.usage.models import ServiceAddress
+
+    service = make_service("203.0.113.10")
+    response = staff_client.post(
+        reverse("admin:usage_serviceaddress_add"),
+        {"service": service.pk, "network": "198.51.100.0/28", "valid_from_0": "2026-11-02", "valid_from_1": "00:00:00"},
+    )
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    row = ServiceAddress.objects.get(network="198.51.100.0/28")
+    assert row.source == "staff" and row.valid_to is None
+    with clock.frozen_at(T0 + dt.timedelta(days=3)):
+        sync_service_addresses(service)
+    row.refresh_from_db()
+    assert row.valid_to is None
+    bad = staff_client.post(
+        reverse("admin:usage_serviceaddress_add"),
+        {"service": service.pk, "network": "198.51.100.1/28", "valid_from_0": "2026-11-02", "valid_from_1": "00:00:00"},
+    )
+    assert bad.status_code == 200 and "host bits" in bad.content.decode()
