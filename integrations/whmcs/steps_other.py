@@ -227,7 +227,8 @@ def import_activity(run: Run) -> None:
             mapped[str(r["id"])] = {
                 "action": "whmcs.activity", "message": fix_text(r["description"])[0], "ip_address": ip,
                 "object_repr": f"WHMCS client {r['userid']}" if r["userid"] else "",
-                "data": {"whmcs_user": r["user"], "whmcs_client_id": r["userid"], "customer_id": customers.get(r["userid"])},
+                "data": {"whmcs_user": r["user"], "whmcs_client_id": r["userid"]},
+                "customer_id": customers.get(r["userid"]),
                 "source": "import",
             }  # fmt: skip
             if when:
