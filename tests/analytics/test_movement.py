@@ -159,3 +159,21 @@ def test_refreshing_a_month_twice_gives_the_same_rows(history):
 def test_future_month_is_refused(db):
     with at(dt.date(2026, 2, 1)), pytest.raises(ValueError):
         movement.refresh_mrr_snapshot(dt.date(2026, 3, 1))
+
+
+def test_hourly_task_backfills_the_month_before_once_then_refreshes_the_current(db):
+    from django_q.models import Schedule
+
+    from core.analytics import tasks
+
+    usd = CurrencyFactory(code="USD", exchange_rate=Decimal("1"))
+    with at(dt.date(2026, 2, 3)):
+        subscribe(CustomerFactory(currency=usd), "10.00")
+        assert tasks.refresh_mrr_snapshots() == 1
+        assert CustomerMRR.objects.get(month=FEB).movement == Movement.NEW
+        assert tasks.refresh_mrr_snapshots() == 1  # idempotent
+    assert CustomerMRR.objects.filter(month=FEB).count() == 1
+    tasks.ensure_schedules()
+    tasks.ensure_schedules()
+    schedule = Schedule.objects.get(name=tasks.MRR_SCHEDULE)
+    assert schedule.func == "core.analytics.tasks.refresh_mrr_snapshots" and schedule.cron == "5 * * * *"
