@@ -32,6 +32,19 @@ def portal(settings):
     return CurrencyFactory(code="EUR")
 
 
+def optional_pages() -> list[str]:
+    """Pages other parts of the portal add (ordering, support), checked at phone width once they exist."""
+    from django.urls import NoReverseMatch, reverse
+
+    found = []
+    for name in ("portal:catalog", "portal:order_list", "portal:ticket_list"):
+        try:
+            found.append(reverse(name))
+        except NoReverseMatch:
+            continue
+    return found
+
+
 def shot(page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
@@ -123,13 +136,18 @@ def test_sign_up_confirm_log_in_profile_token_and_phone_layout(live_server, brow
     give_the_customer_some_history(user.customer)
     page.set_viewport_size({"width": 390, "height": 844})
     overflowing = {}
-    for path in PHONE_PAGES:
+    customer = user.customer
+    detail_pages = [
+        f"/billing/invoices/{customer.invoices.first().uuid}/",
+        f"/services/{customer.services.first().uuid}/",
+    ]
+    for path in PHONE_PAGES + detail_pages + optional_pages():
         page.goto(base + path)
         page.wait_for_load_state("load")
         width = page.evaluate("document.documentElement.scrollWidth")
         if width > 390:
             overflowing[path] = width
-        shot(page, "phone_" + (path.strip("/").replace("/", "_") or "home"))
+        shot(page, "phone_" + (path.strip("/").replace("/", "_")[:40] or "home"))
     assert not overflowing, f"pages wider than the 390 px screen: {overflowing}"
     page.goto(base + "/billing/invoices/")
     assert not page.is_visible("#portal-nav a:text('Invoices')")
