@@ -8,8 +8,9 @@ from core.catalog.models import Currency
 
 TOKEN_SCOPES = (
     ("read", "Read: see your account, invoices and services"),
-    ("services", "Services: power actions, reinstall, plan changes"),
-    ("billing", "Billing: pay invoices, manage payment methods"),
+    ("services", "Services: power actions, plan changes, cancellation"),
+    ("billing", "Billing: orders, payments, payment methods"),
+    ("write", "Write: change your profile and API tokens"),
 )
 TOKEN_EXPIRY = (("30", "30 days"), ("90", "90 days"), ("365", "1 year"), ("", "Never"))
 
