@@ -311,6 +311,8 @@ SUPPORTPAL = {
     "SERVICE_CUSTOM_FIELD_ID": env.str("SUPPORTPAL_SERVICE_FIELD_ID", default=""),
     "SIMPLEAUTH_KEY": env.str("SUPPORTPAL_SIMPLEAUTH_KEY", default=""),
     "TIMEOUT": env.float("SUPPORTPAL_TIMEOUT", default=15.0),
+    # HMAC secret of the ticket-event plugin posting to /support/events/ (empty: events refused).
+    "WEBHOOK_SECRET": env.str("SUPPORTPAL_WEBHOOK_SECRET", default=""),
 }
 # core finds the chat client by name (core never imports integrations directly).
 CHAT_CLIENT_CLASS = "integrations.discord.client.DiscordWebhookClient"

@@ -219,3 +219,19 @@ def refresh_all_mirrors() -> dict:
             log.warning("Mirror refresh failed for customer %s: %s", customer.pk, exc)
             failed += 1
     return {"refreshed": done, "failed": failed, "stopped": False}
+
+
+def refresh_ticket(ticket_id: str) -> SupportTicket | None:
+    """Re-read one ticket from the help desk into the mirror (a help desk event named it).
+
+    The ticket's user decides the customer; a ticket of a user we do not know is ignored.
+    """
+    from core.accounts.models import Customer
+
+    if not str(ticket_id).isdigit():
+        return None
+    ticket = get_backend().get_ticket(str(ticket_id))
+    customer = Customer.objects.select_related("user").filter(supportpal_user_id=ticket.user_id).first()
+    if customer is None or not ticket.user_id:
+        return None
+    return mirror_ticket(customer, ticket)
