@@ -136,3 +136,17 @@ def test_collect_bandwidth_command(usage_settings, settings):
         call_command("collect_bandwidth", stdout=out)
         call_command("collect_bandwidth", "--window", "2026-11-01T01:00", stdout=out)
     assert "3 window(s) collected" in out.getvalue() and "Collected" in out.getvalue()
+
+
+def test_demo_history_backfills_sandbox_days(usage_settings, settings):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    settings.FLOW_SOURCE_CLASS = "core.usage.sandbox.SandboxFlowSource"
+    service = make_service("203.0.113.10", at=T0 + dt.timedelta(days=2))
+    out = StringIO()
+    with clock.frozen_at(T0 + dt.timedelta(days=2, minutes=30)):
+        call_command("collect_bandwidth", "--demo-history", "1", stdout=out)
+    assert "Collected 24 sandbox hours" in out.getvalue()
+    assert service.bandwidth_hours.count() == 24 and service.bandwidth_days.exists()

@@ -14,8 +14,15 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--window", help="Start of one hour to re-run, UTC, e.g. 2026-11-03T10:00")
         parser.add_argument("--accept-low", action="store_true", help="With --window: accept a zero or low total")
+        parser.add_argument(
+            "--demo-history", type=int, metavar="DAYS",
+            help="Local demo only: date platform addresses back DAYS days and collect those hours (sandbox source)",
+        )  # fmt: skip
 
-    def handle(self, *args, window=None, accept_low=False, **options):
+    def handle(self, *args, window=None, accept_low=False, demo_history=None, **options):
+        if demo_history:
+            self._demo_history(demo_history)
+            return
         if window:
             try:
                 start = dt.datetime.fromisoformat(window).replace(tzinfo=dt.UTC)
@@ -35,3 +42,23 @@ class Command(BaseCommand):
         )
         if run.error:
             raise CommandError(run.error)
+
+    def _demo_history(self, days: int) -> None:
+        from django.conf import settings
+
+        from core import clock
+        from core.usage.models import ServiceAddress
+
+        if settings.IS_PRODUCTION or not settings.FLOW_SOURCE_CLASS.endswith("SandboxFlowSource"):
+            raise CommandError("--demo-history is for the local demo with the sandbox flow source only.")
+        start = services.last_closed_window() - services.HOUR * (24 * days - 1)
+        ServiceAddress.objects.filter(source="platform", valid_from__gt=start).update(valid_from=start)
+        windows, moment = [], start
+        while moment <= services.last_closed_window():
+            windows.append(moment)
+            moment += services.HOUR
+        for moment in windows:
+            services.collect_window(moment)
+        periods = services.refresh_totals({w.date() for w in windows})
+        services.check_quotas(periods)
+        self.stdout.write(f"Collected {len(windows)} sandbox hours up to {clock.now():%Y-%m-%d %H:%M} UTC.")
