@@ -251,10 +251,32 @@ def build_dashboard(kpis: dict) -> dict:
     return context
 
 
-def dashboard_callback(request, context):
+def cached_kpis(month: dt.date, *, refresh: bool = False) -> dict:
+    """dashboard_kpis for `month`, kept in the cache for settings.DASHBOARD_CACHE_SECONDS (60; 0 = off).
+
+    Many staff opening the home page within a minute share one computation; the page says when the
+    figures were computed and `?refresh=1` recomputes them.
+    """
+    from django.conf import settings
+    from django.core.cache import cache
+
     from core.analytics.queries import dashboard_kpis
 
+    seconds = int(getattr(settings, "DASHBOARD_CACHE_SECONDS", 60))
+    key = f"dashboard:kpis:{month:%Y-%m}"
+    kpis = None if refresh or not seconds else cache.get(key)
+    if kpis is None:
+        kpis = dashboard_kpis(month)
+        kpis["computed_at"] = clock.now()
+        if seconds:
+            cache.set(key, kpis, seconds)
+    return kpis
+
+
+def dashboard_callback(request, context):
     month = parse_month(request.GET.get("month"))
-    context.update(build_dashboard(dashboard_kpis(month)))
+    kpis = cached_kpis(month, refresh=request.GET.get("refresh") == "1")
+    context.update(build_dashboard(kpis))
     context["month_value"] = f"{month:%Y-%m}"
+    context["computed_at"] = kpis.get("computed_at")
     return context

@@ -10,7 +10,9 @@ What it reads: live aggregates over subscriptions (MRR, ARR, ARPU, top products)
 services, invoices (receivables, ageing) and payments (revenue, refunds), and the MRR movement
 from the snapshot tables CustomerMRR / MRRMovementTotal that the hourly task
 core.analytics.tasks.refresh_mrr_snapshots keeps (run here before measuring, and timed too).
-BENCH_SUBSCRIPTIONS (100,000) and BENCH_INVOICES (200,000) set the size.
+BENCH_SUBSCRIPTIONS (100,000) and BENCH_INVOICES (200,000) set the size. The page is measured
+computed afresh (`?refresh=1`, the figure the 500 ms budget applies to) and from the one-minute
+cache (backoffice.dashboard.cached_kpis).
 """
 
 import datetime as dt
@@ -48,21 +50,31 @@ def test_dashboard_renders_under_500ms_with_100k_subscriptions(client):
         refresh_s = time.perf_counter() - start
     login_verified(client, StaffUserFactory())
     url = reverse("admin:index")
-    with clock.frozen_at(now):
-        client.get(url)
-        times = []
+
+    def timed(query):
+        times, captured = [], None
         for _ in range(5):
             with CaptureQueriesContext(connection) as ctx:
                 t = time.perf_counter()
-                response = client.get(url)
+                response = client.get(url, query)
                 times.append((time.perf_counter() - t) * 1000)
             assert response.status_code == 200
-    median = statistics.median(times)
-    slowest = sorted(ctx.captured_queries, key=lambda q: -float(q["time"]))[:5]
+            captured = ctx.captured_queries
+        return statistics.median(times), times, captured
+
+    with clock.frozen_at(now):
+        client.get(url, {"refresh": "1"})
+        cold, cold_times, captured = timed({"refresh": "1"})  # every figure computed afresh
+        warm, warm_times, _ = timed({})  # within DASHBOARD_CACHE_SECONDS
+    sql_ms = sum(float(q["time"]) for q in captured) * 1000
     print(f"  MRR snapshot refresh: {rows} customer rows in {refresh_s:.1f}s")
-    print(f"  dashboard: median {median:.0f} ms of {[round(t) for t in times]}, {len(ctx.captured_queries)} queries "
-          f"(load {_load()})")  # fmt: skip
-    for q in slowest:
-        print(f"    {q['time']}s {q['sql'][:200]}")
+    print(
+        f"  dashboard computed afresh: median {cold:.0f} ms of {[round(t) for t in cold_times]}, "
+        f"{len(captured)} queries, {sql_ms:.0f} ms in SQL (load {_load()})"
+    )
+    print(f"  dashboard from the 60 s cache: median {warm:.0f} ms of {[round(t) for t in warm_times]}")
+    for q in sorted(captured, key=lambda q: -float(q["time"]))[:6]:
+        print(f"    {q['time']}s {q['sql'][:160]}")
+    median = cold
     if os.environ.get("BENCH_STRICT", "1") == "1":
         assert median < BUDGET_MS
