@@ -183,6 +183,19 @@ def _jsonable(raw: dict) -> dict:
         return {}
 
 
+def _reply_excerpt(ticket: Ticket) -> str:
+    from django.utils.html import strip_tags
+
+    try:
+        replies = [m for m in get_backend().messages(ticket.id) if m.by_staff]
+    except SupportError:  # the mail still goes out, without the excerpt
+        return ""
+    if not replies:
+        return ""
+    text = " ".join(strip_tags(replies[-1].text).split())
+    return text if len(text) <= 400 else text[:399] + "…"
+
+
 def _email_staff_reply(customer, ticket: Ticket) -> None:
     from django.urls import reverse
 
@@ -192,7 +205,7 @@ def _email_staff_reply(customer, ticket: Ticket) -> None:
         "ticket_reply", to=customer.user.email, customer=customer,
         key=f"ticket_reply:{ticket.id}:{ticket.last_reply_at.isoformat()}",
         context={"name": customer.user.first_name or customer.user.email, "ticket_number": ticket.number,
-                 "ticket_subject": ticket.subject, "excerpt": "",
+                 "ticket_subject": ticket.subject, "excerpt": _reply_excerpt(ticket),
                  "ticket_url": settings.SITE_URL.rstrip("/") + reverse("portal:ticket_detail", args=[ticket.id])},
     )  # fmt: skip
 

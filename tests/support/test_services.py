@@ -68,6 +68,7 @@ def test_a_new_staff_reply_emails_the_customer_once(customer, django_capture_on_
     (message,) = mail.outbox
     assert message.to == [customer.user.email]
     assert f"#{ticket.number}" in message.subject and f"/support/{ticket.id}/" in message.body
+    assert "Fixed it." in message.body
 
 
 def test_open_ticket_validates_input(customer):
