@@ -5,9 +5,11 @@
   searched list counts at most COUNT_CAP + 1 rows (a LIMITed subquery), so a broad filter never
   scans millions of rows just to number the pages. Small tables and SQLite count exactly.
 - LargeTableSearchMixin: search resolves each search field with its own index-friendly query
-  (prefix match on the list's own columns, exact match on UUIDs, customer name/email/company on the
-  customers table first) and filters the list by the primary keys found, instead of one OR of
+  (prefix match on the list's own columns, exact match on UUIDs, customer company/email/last name
+  by prefix on the customers table first) and filters the list by the primary keys found, instead of one OR of
   `%term%` over joins that MariaDB can only answer by reading every row.
+
+- EstimatedCountPaginator.page: the page's keys come from the list's own table, then its rows.
 
 Use both through LargeTableAdminMixin, placed first in the bases of a big list's ModelAdmin.
 """
@@ -41,6 +43,20 @@ class EstimatedCountPaginator(Paginator):
             return qs.order_by()[: COUNT_CAP + 1].count()
         return qs.count()
 
+    def page(self, number):
+        """Fetch the page's primary keys from the list's own table first (its ordering index, no joins),
+        then the rows with their select_related joins by those keys: MariaDB otherwise may drive the
+        joined query from a small joined table and sort every row of the big one."""
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        top = bottom + self.per_page
+        if top + self.orphans >= self.count:
+            top = self.count
+        pks = list(self.object_list.values_list("pk", flat=True)[bottom:top])
+        position = {pk: i for i, pk in enumerate(pks)}
+        rows = sorted(self.object_list.filter(pk__in=pks), key=lambda row: position[row.pk])
+        return self._get_page(rows, number, self)
+
 
 def table_row_estimate(model, using: str = "default") -> int:
     """InnoDB's own estimate of a table's rows (from ANALYZE / background statistics), 0 if unknown."""
@@ -53,13 +69,15 @@ def table_row_estimate(model, using: str = "default") -> int:
     return int(row[0] or 0) if row else 0
 
 
-def _customer_ids(term: str) -> list[int]:
+def _customer_ids(term: str) -> set[int]:
+    """Customers whose company, email or last name starts with the term: one query per column, no ORDER BY,
+    so each stops at SEARCH_LIMIT matches (and the email one uses its unique index)."""
     from core.accounts.models import Customer
 
-    found = Customer.objects.filter(
-        Q(company__icontains=term) | Q(user__email__icontains=term) | Q(user__last_name__icontains=term)
-    ).values_list("pk", flat=True)
-    return list(found[:SEARCH_LIMIT])
+    found: set[int] = set()
+    for lookup in ("company__istartswith", "user__email__istartswith", "user__last_name__istartswith"):
+        found.update(Customer.objects.filter(**{lookup: term}).order_by().values_list("pk", flat=True)[:SEARCH_LIMIT])
+    return found
 
 
 class LargeTableSearchMixin:

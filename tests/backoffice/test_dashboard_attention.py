@@ -93,7 +93,7 @@ def test_large_list_search_finds_by_prefix_uuid_and_customer(staff_client, db):
         return {obj.pk for obj in staff_client.get(url, {"q": q}).context["cl"].result_list}
 
     assert found("INV-2026-000777") == {mine.pk}
-    assert found("Rockets") == {mine.pk}
+    assert found("Acme Rock") == {mine.pk}  # customers are matched by prefix
     assert found(acme.user.email) == {mine.pk}
     assert found(str(mine.uuid)) == {mine.pk}
     assert found("nothing-like-this") == set()
@@ -103,3 +103,18 @@ def test_large_list_search_finds_by_prefix_uuid_and_customer(staff_client, db):
     service = ServiceFactory(customer=acme, hostname="alpha.example.net")
     listed = staff_client.get(reverse("admin:provisioning_service_changelist"), {"q": "alpha.example"})
     assert {s.pk for s in listed.context["cl"].result_list} == {service.pk}
+
+
+def test_large_list_pages_keep_the_list_order(db):
+    from backoffice.admin.scale import EstimatedCountPaginator
+    from core.billing.models import Invoice
+    from tests.factories import InvoiceFactory
+
+    made = [InvoiceFactory() for _ in range(5)]
+    qs = Invoice.objects.select_related("customer__user", "currency").order_by("-created_at", "-id")
+    paginator = EstimatedCountPaginator(qs, 2)
+    assert paginator.count == 5
+    assert [i.pk for i in paginator.page(1).object_list] == [made[4].pk, made[3].pk]
+    assert [i.pk for i in paginator.page(3).object_list] == [made[0].pk]
+    filtered = EstimatedCountPaginator(qs.filter(pk__in=[m.pk for m in made[:3]]), 2)
+    assert filtered.count == 3 and [i.pk for i in filtered.page(2).object_list] == [made[0].pk]
