@@ -282,8 +282,11 @@ class ServiceAdmin(LargeTableAdminMixin, SimpleHistoryAdmin, ModelAdmin):
     def product_cell(self, obj):
         return [obj.product.name, obj.product.get_service_type_display()]
 
-    @display(description="Status", label=SERVICE_STATUS, ordering="status")
+    @display(description="Status", label={**SERVICE_STATUS, "pending_action": "info"}, ordering="status")
     def status_badge(self, obj):
+        # An action sent to the platform and not confirmed yet shows as what is happening, not the old state.
+        if obj.pending_action:
+            return "pending_action", f"{PENDING_LABELS.get(obj.pending_action, obj.pending_action)}…"
         return obj.status, obj.get_status_display()
 
     @display(description="Credentials", label={"stored": "success", "none": "info"})
@@ -456,6 +459,35 @@ def _operations():
     }  # fmt: skip
 
 
+# How the list shows a service whose action is queued at the platform (Service.pending_action).
+PENDING_LABELS = {
+    "create": "Provisioning", "poll": "Provisioning", "suspend": "Suspending", "unsuspend": "Unsuspending",
+    "terminate": "Terminating", "change_package": "Changing package", "power": "Power action sent",
+    "reset_credentials": "Resetting credentials",
+}  # fmt: skip
+# What the service shows once the platform confirms the operation.
+CONFIRMED_AS = {
+    "provision": "Active", "retry": "Active", "suspend": "Suspended", "unsuspend": "Active",
+    "terminate": "Terminated", "change_package": "the new package", "power": "the new power state",
+    "reset_credentials": "new credentials",
+}  # fmt: skip
+
+
+def outcome_message(operation: str, title: str, done: int, queued: int) -> str:
+    """What was done and what was queued, e.g. "1 suspend queued; the service shows Suspended when the
+    platform confirms"."""
+    verb = title.lower()
+    parts = []
+    if done:
+        parts.append(f"{done} {verb} done")
+    if queued:
+        which = "the service shows" if queued == 1 else "the services show"
+        parts.append(
+            f"{queued} {verb} queued; {which} {CONFIRMED_AS.get(operation, 'the result')} when the platform confirms"
+        )
+    return "; ".join(parts) + "."
+
+
 def confirm_service_operation(model_admin, request, operation: str, *, queryset=None, object_id=None):
     """Show what will happen and ask for confirmation (and a reason, package, …); on confirm,
     call the service function for each service and report what worked and what did not."""
@@ -478,15 +510,16 @@ def confirm_service_operation(model_admin, request, operation: str, *, queryset=
     form = form_class(request.POST if confirmed else None) if form_class else None
     if confirmed and (form is None or form.is_valid()):
         data = form.cleaned_data if form else {}
-        done, failed = 0, []
+        ran, failed = [], []
         for service in services:
             try:
                 run(service, data, request.user)
-                done += 1
+                ran.append(service.pk)
             except ProvisioningError as exc:
                 failed.append(f"{service}: {exc}")
-        if done:
-            messages.success(request, f"{title}: {done} service(s) done or queued.")
+        if ran:
+            queued = Service.objects.filter(pk__in=ran).exclude(pending_action="").count()
+            messages.success(request, outcome_message(operation, title, len(ran) - queued, queued))
         for problem in failed:
             messages.error(request, problem)
         return redirect(back) if object_id is not None else None
