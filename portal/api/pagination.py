@@ -28,15 +28,17 @@ class Mapped:
     counts every matching row (COUNT(*) OVER ()), so a page costs one query however many rows match;
     a page past the end falls back to a COUNT."""
 
-    def __init__(self, queryset, to_dict):
-        self.queryset, self.to_dict = queryset, to_dict
+    def __init__(self, queryset, to_dict, *, fields: tuple[str, ...] = ()):
+        """`fields`: read these columns as dicts (`values()`), skipping model instances on hot lists."""
+        self.queryset, self.to_dict, self.fields = queryset, to_dict, fields
         self.total: int | None = None
 
     def __len__(self) -> int:
         return self.total if self.total is not None else self.queryset.count()
 
     def __getitem__(self, window: slice) -> list[dict]:
-        rows = list(self.queryset.annotate(_total=Window(Count("*")))[window])
+        page = self.queryset.annotate(_total=Window(Count("*")))
+        rows = list(page.values(*self.fields, "_total")[window] if self.fields else page[window])
         if rows:
-            self.total = rows[0]._total
+            self.total = rows[0]["_total"] if self.fields else rows[0]._total
         return [self.to_dict(row) for row in rows]

@@ -59,6 +59,22 @@ def service_out(service: Service) -> dict:
     }  # fmt: skip
 
 
+# The list reads plain rows (no model instances): the benchmarked hot path of the API.
+LIST_FIELDS = ("uuid", "label", "hostname", "status", "product__service_type", "product__name", "product__slug",
+               "primary_ip", "created_at", "subscription__current_period_end",
+               "subscription__cancel_at_period_end")  # fmt: skip
+
+
+def service_row_out(row: dict) -> dict:
+    return {
+        "id": row["uuid"], "label": row["label"], "hostname": row["hostname"], "status": row["status"],
+        "service_type": row["product__service_type"], "product": row["product__name"],
+        "product_slug": row["product__slug"], "primary_ip": row["primary_ip"], "created_at": row["created_at"],
+        "next_due_date": row["subscription__current_period_end"],
+        "cancel_at_period_end": bool(row["subscription__cancel_at_period_end"]),
+    }  # fmt: skip
+
+
 def service_detail_out(service: Service) -> dict:
     sub = service.subscription
     return {
@@ -90,11 +106,11 @@ def _price(price_id: int) -> Price:
 def list_services(request, status: ServiceStatus | None = None, date_from: dt.date | None = None,
                   date_to: dt.date | None = None):  # fmt: skip
     """Newest first. `date_from`/`date_to` filter on the creation date (both included)."""
-    services = _services().filter(customer_id=auth.caller(request).customer_id)
+    services = Service.objects.filter(customer_id=auth.caller(request).customer_id)
     if status:
         services = services.filter(status=status)
     services = date_range(services, "created_at", date_from, date_to)
-    return Mapped(services.order_by("-created_at", "-id"), service_out)
+    return Mapped(services.order_by("-created_at", "-id"), service_row_out, fields=LIST_FIELDS)
 
 
 @router.get("/services/{service_id}", response=responses({200: ServiceDetailOut}, 404), auth=auth.read,
