@@ -80,6 +80,8 @@ def wants(customer, category: str) -> bool:
 
 
 def _skip_reason(event: catalogue.Event | None, to: str, customer) -> str:
+    if not (to or "").strip():
+        return "No email address to send to."
     if event is None or event.essential:
         return ""
     if is_suppressed(to):

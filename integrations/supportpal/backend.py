@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import logging
+
 from django.conf import settings
 
 from core.support.backend import Department, Message, SupportUser, Ticket
@@ -9,6 +12,8 @@ from core.support.errors import SupportError, SupportUnavailable, TicketNotFound
 from integrations.http import ApiError
 
 from .client import SupportPalClient, from_unix
+
+log = logging.getLogger(__name__)
 
 # Message `by` and `type` numbering is UNCONFIRMED (services.md §3.2): 0 = operator / message.
 BY_OPERATOR = 0
@@ -70,6 +75,21 @@ def is_public(row: dict) -> bool:
     return row.get("type") == TYPE_MESSAGE and not row.get("is_draft")
 
 
+def _guarded(method):
+    """An answer we cannot read (a field missing or of another type after a SupportPal upgrade) is
+    reported like an outage, so portal pages show their message instead of an error page."""
+
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        try:
+            return method(*args, **kwargs)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            log.exception("SupportPal answered in a shape we do not understand (%s)", method.__name__)
+            raise SupportUnavailable("Our help desk gave an answer we could not read. Please try again later.") from exc
+
+    return wrapper
+
+
 class SupportPalBackend:
     def __init__(self, client: SupportPalClient | None = None):
         if client is None:
@@ -91,34 +111,42 @@ class SupportPalBackend:
                 ) from exc
             raise SupportError(str(exc)) from exc
 
+    @_guarded
     def find_user_by_email(self, email):
         row = self._call(self.client.find_user_by_email, email)
         return to_user(row) if row else None
 
+    @_guarded
     def create_user(self, *, email, firstname, lastname):
         row = self._call(self.client.create_user, email=email, firstname=firstname or email.split("@")[0],
                          lastname=lastname, brand_id=int(_conf("BRAND_ID", 1)))  # fmt: skip
         return to_user(row)
 
+    @_guarded
     def update_user(self, user_id, *, email, firstname, lastname):
         return to_user(
             self._call(self.client.update_user, user_id, email=email, firstname=firstname, lastname=lastname)
         )
 
+    @_guarded
     def departments(self):
         rows = self._call(self.client.departments)
         return [Department(id=str(r["id"]), name=r.get("name", "")) for r in rows if r.get("public", 1)]
 
+    @_guarded
     def list_tickets(self, user_id):
         return [to_ticket(r) for r in self._call(self.client.list_tickets, user_id)]
 
+    @_guarded
     def get_ticket(self, ticket_id):
         return to_ticket(self._call(self.client.get_ticket, ticket_id))
 
+    @_guarded
     def messages(self, ticket_id):
         rows = self._call(self.client.messages, ticket_id)
         return [to_message(r) for r in rows if is_public(r)]
 
+    @_guarded
     def create_ticket(self, *, user_id, department_id, subject, text, service_ref="", ip=""):
         payload = {"user": int(user_id), "department": int(department_id), "subject": subject, "text": text,
                    "brand": int(_conf("BRAND_ID", 1)), "send_user_email": True}  # fmt: skip
@@ -129,6 +157,7 @@ class SupportPalBackend:
             payload["customfield"] = {str(field_id): service_ref}
         return to_ticket(self._call(self.client.create_ticket, payload))
 
+    @_guarded
     def reply(self, ticket_id, *, user_id, text, ip=""):
         payload = {"ticket_id": int(ticket_id), "user_id": int(user_id), "message_type": TYPE_MESSAGE,
                    "text": text}  # fmt: skip
@@ -136,6 +165,7 @@ class SupportPalBackend:
             payload["user_ip_address"] = ip
         return to_message(self._call(self.client.reply, payload))
 
+    @_guarded
     def sso_url(self, user, *, redirect=""):
         key = _conf("SIMPLEAUTH_KEY", "")
         if not key:

@@ -172,3 +172,10 @@ def test_sso_link_is_a_signed_simpleauth_jwt(backend):
     assert base64.urlsafe_b64decode(signature + "==") == expected
     claims = json.loads(base64.urlsafe_b64decode(body + "=="))
     assert claims["email"] == "ada@example.com" and claims["exp"] - claims["iat"] == 300
+
+
+@respx.mock
+def test_an_answer_we_cannot_read_is_reported_as_unavailable(backend):
+    respx.get(f"{API}/ticket/ticket/1").mock(return_value=httpx.Response(200, json={"status": "success", "data": {}}))
+    with pytest.raises(SupportUnavailable, match="could not read"):
+        backend.get_ticket("1")

@@ -160,3 +160,10 @@ def test_broken_template_is_refused_on_save_with_the_error(field, source, error)
     with pytest.raises(ValidationError) as exc_info:
         EmailTemplate(**values).full_clean()
     assert error in str(exc_info.value.message_dict[field])
+
+
+def test_a_message_without_an_address_is_skipped_not_retried(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        row = services.notify("invoice_receipt", to="", context=catalogue.EVENTS["invoice_receipt"].sample, key="r:0")
+    assert row.status == "skipped" and "No email address" in row.error
+    assert mail.outbox == []
