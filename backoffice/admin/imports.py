@@ -146,9 +146,7 @@ class _WhmcsUploadAdmin(ImportExportModelAdmin, ModelAdmin):
     export_form_class = ExportForm
     list_display = ("whmcs_id", "__str__")
     search_fields = ("whmcs_id",)
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).filter(whmcs_id__isnull=False)
+    ordering = ("-whmcs_id",)
 
     def has_add_permission(self, request):
         return False  # rows come from the upload (or import_whmcs), not from a form
