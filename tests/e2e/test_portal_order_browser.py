@@ -159,7 +159,12 @@ def test_sign_up_order_pay_watch_restart_upgrade_and_cancel(live_server, browser
     page.fill("input[name='card_number']", "4242424242424242")
     page.click("button:text('Pay with this card')")
     page.wait_for_selector(f"text=invoice {upgrade.number} is paid")
-    assert SandboxResource.objects.get(external_id=str(service.uuid)).features["ram_mb"] == 8192
+    # The package change is a queued provisioning job; the worker runs (or retries) it.
+    jobs = list(service.jobs.filter(action="change_package").values_list("outcome", "error"))
+    assert jobs, "no package change was requested"
+    run_due_provisioning()
+    resource = SandboxResource.objects.get(external_id=str(service.uuid))
+    assert resource.features["ram_mb"] == 8192, jobs
     shot(page, "09_upgrade_paid")
 
     # Cancel at period end with the survey.
