@@ -156,6 +156,9 @@ def collect_window(
         for service_id, v in per_service.items()
     ]
     with transaction.atomic():
+        # Two collectors on the same hour take turns: the second replaces the first's rows.
+        CollectionWindow.objects.get_or_create(start=start, defaults={"status": CollectionWindow.Status.FAILED})
+        CollectionWindow.objects.select_for_update().get(start=start)
         HourlyUsage.objects.filter(window_start=start).delete()
         _insert_ledger(rows)
         window = _save_window(start, CollectionWindow.Status.OK, now=now, **provenance)
