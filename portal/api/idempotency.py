@@ -74,6 +74,12 @@ def _user_id(request) -> int | None:
     )
 
 
+def purge_expired_keys() -> int:
+    """Delete stored answers older than settings.API_IDEMPOTENCY_HOURS; returns how many."""
+    expired_before = clock.now() - dt.timedelta(hours=settings.API_IDEMPOTENCY_HOURS)
+    return IdempotencyKey.objects.filter(created_at__lt=expired_before).delete()[0]
+
+
 def _claim(user_id: int, key: str, digest: str) -> tuple[IdempotencyKey, bool]:
     """The key's row, and whether this request created it (and so must do the work)."""
     expired_before = clock.now() - dt.timedelta(hours=settings.API_IDEMPOTENCY_HOURS)

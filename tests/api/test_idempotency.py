@@ -104,3 +104,18 @@ def test_a_request_still_running_answers_409(world, rf):
     assert response.json()["code"] == "idempotency_in_progress"
     assert response["Retry-After"] == "1"
     assert Order.objects.count() == orders
+
+
+def test_expired_keys_are_purged_and_may_be_used_again(world, settings):
+    import datetime as dt
+
+    from django.core.management import call_command
+
+    from core import clock
+
+    first = world.api.post("/api/v1/orders", _order_body(world), key="old")
+    IdempotencyKey.objects.filter(key="old").update(created_at=clock.now() - dt.timedelta(hours=25))
+    call_command("purge_idempotency_keys")
+    assert not IdempotencyKey.objects.filter(key="old").exists()
+    again = world.api.post("/api/v1/orders", _order_body(world), key="old")
+    assert again.status_code == 201 and again.json()["id"] != first.json()["id"]

@@ -17,7 +17,7 @@ from tests.api.conftest import build_world
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "4"))
+EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "3"))
 # Every other check runs (no 5xx, status codes, content types, headers, response schemas, negative data
 # rejected, auth not ignored). Left out: "schema-valid input must not get 422". Business rules answer 422
 # to input that is well-formed but not acceptable (a currency we do not bill in, a plan the
