@@ -133,20 +133,25 @@ def checkout(request, slug):
         except ProductOptionsError as exc:
             field_errors = exc.field_errors
     errors: list[str] = []
+    if submitted and data.get("action") == "pay" and not field_errors:
+        # place_order checks items, coupon and capacity itself (and writes nothing when it refuses),
+        # so paying does not price the order twice; a refusal is shown with the preview below.
+        if not _payment_chosen(data):
+            errors.append("Choose how to pay.")
+        else:
+            response = _place_and_pay(request, item, coupon_code, data, errors)
+            if response is not None:
+                return response
     preview = None
     try:
         preview = preview_order(customer, [item], coupon_code=coupon_code or None)
     except OrderError as exc:
         errors.append(str(exc))
-    if submitted and data.get("action") == "pay" and preview is not None and not field_errors:
-        if preview.unavailable:
-            errors.extend(preview.unavailable)
-        elif preview.coupon is not None and not preview.coupon.is_valid:
-            errors.append(preview.coupon.message)
-        elif not _payment_chosen(data):
-            errors.append("Choose how to pay.")
-        else:
-            return _place_and_pay(request, item, coupon_code, data)
+    refused = bool(errors)
+    if preview is not None and errors:
+        # The preview says the same as the refusal (sold out, bad coupon): say it once.
+        shown = set(preview.unavailable) | ({preview.coupon.message} if preview.coupon else set())
+        errors = [e for e in errors if e not in shown]
     context = {
         "product": product,
         "prices": prices,
@@ -163,7 +168,9 @@ def checkout(request, slug):
         "gateways": _offered_gateways(),
         "submission": secrets.token_urlsafe(16),
     }
-    return render(request, "portal/orders/checkout.html", context, status=400 if (field_errors or errors) else 200)
+    return render(
+        request, "portal/orders/checkout.html", context, status=400 if (field_errors or errors or refused) else 200
+    )
 
 
 def _variables_with_values(product: Product, data, field_errors: dict) -> list[dict]:
@@ -189,9 +196,10 @@ def _submission_key(request, data) -> str | None:
     return f"portal:checkout:{request.user.customer.pk}:{token}" if token else None
 
 
-def _place_and_pay(request, item: dict, coupon_code: str, data):
+def _place_and_pay(request, item: dict, coupon_code: str, data, errors: list[str]):
     """Place the order and charge it, once per rendered checkout form: a double click or a resent
-    form (same `submission` token) lands on the order the first one made instead of a second order."""
+    form (same `submission` token) lands on the order the first one made instead of a second order.
+    Returns None (with the reason in `errors`) when place_order refuses: nothing was written or charged."""
     customer = request.user.customer
     key = _submission_key(request, data)
     if key is not None and not cache.add(key, "", SUBMISSION_SECONDS):
@@ -208,8 +216,8 @@ def _place_and_pay(request, item: dict, coupon_code: str, data):
     except BillingError as exc:
         if key is not None:
             cache.delete(key)
-        messages.error(request, str(exc))
-        return redirect(reverse("portal:checkout", args=[item["price"].product.slug]))
+        errors.append(str(exc))
+        return None
     if key is not None:
         cache.set(key, str(order.uuid), SUBMISSION_SECONDS)
     return _charge(request, order, data)
