@@ -7,7 +7,7 @@ import pytest
 from core import clock
 from core.provisioning.models import Service
 from tests.api.conftest import Api, token_for
-from tests.factories import ServiceFactory
+from tests.factories import PriceFactory, ServiceFactory
 
 
 def test_rate_limit_is_per_token_with_retry_after(world, settings):
@@ -110,3 +110,10 @@ def test_listing_services_costs_the_same_queries_for_1_or_30_rows(world, django_
         ServiceFactory(customer=world.customer, product=world.price.product)
     with django_assert_max_num_queries(2):
         assert len(world.api.get("/api/v1/services", {"page_size": 100}).json()["items"]) == 30
+
+
+def test_a_plan_in_another_cycle_is_refused_on_the_price_id_field(world):
+    yearly = PriceFactory(product=world.bigger_price.product, currency=world.price.currency, cycle="annual")
+    response = world.api.post(f"/api/v1/services/{world.service.uuid}/change-plan/preview", {"price_id": yearly.pk})
+    assert response.status_code == 422
+    assert list(response.json()["fields"]) == ["price_id"]

@@ -6,11 +6,13 @@ Plan changes and cancellation act on the service's subscription through core.bil
 
 import datetime as dt
 import uuid
+from contextlib import contextmanager
 from typing import Literal
 
 from ninja import Router, Status
 from ninja.pagination import paginate
 
+from core.billing.errors import SubscriptionError
 from core.billing.services.proration import change_plan, preview_change_plan
 from core.billing.services.subscriptions import cancel_subscription, resume_subscription
 from core.catalog.models import Price
@@ -94,6 +96,17 @@ def _subscription(service: Service):
     return service.subscription
 
 
+@contextmanager
+def _price_field_is_price_id():
+    """Billing names the new plan `price`; this API's input calls it `price_id`."""
+    try:
+        yield
+    except SubscriptionError as exc:
+        if exc.field == "price":
+            exc.field = "price_id"
+        raise
+
+
 def _price(price_id: int) -> Price:
     price = Price.objects.select_related("product").filter(pk=price_id).first()
     if price is None:
@@ -149,7 +162,8 @@ def usage(request, service_id: uuid.UUID):
 def change_plan_preview(request, service_id: uuid.UUID, payload: ChangePlanIn):
     """The exact prorated lines confirming would invoice (upgrade) or credit (downgrade) now."""
     service = _own_service(auth.caller(request).customer_id, service_id)
-    preview = preview_change_plan(_subscription(service), _price(payload.price_id))
+    with _price_field_is_price_id():
+        preview = preview_change_plan(_subscription(service), _price(payload.price_id))
     cur = preview.currency
     return {
         "new_price_id": preview.new_price_id, "currency": cur, "fraction": plain(preview.fraction),
@@ -170,7 +184,8 @@ def confirm_change_plan(request, service_id: uuid.UUID, payload: ChangePlanIn,
     (pay it with POST /invoices/{id}/pay), a downgrade credits it."""
     caller = auth.caller(request)
     service = _own_service(caller.customer, service_id)
-    result = change_plan(_subscription(service), _price(payload.price_id), actor=caller.user)
+    with _price_field_is_price_id():
+        result = change_plan(_subscription(service), _price(payload.price_id), actor=caller.user)
     service = _own_service(caller.customer, service_id)
     invoice = result.invoice
     return {
