@@ -7,6 +7,6 @@ class SupportConfig(AppConfig):
     verbose_name = "Support"
 
     def ready(self):
-        from . import signals
+        from . import checks, signals  # noqa: F401  (checks registers the deploy checks)
 
         signals.connect()
