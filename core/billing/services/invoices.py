@@ -357,6 +357,7 @@ class _FixedRateCalculator:
 
 def queue_invoice_email(invoice: Invoice, *, resend: bool = False, actor=None) -> None:
     """Email the invoice with its PDF attached (rendered in the worker). Once per invoice unless resent."""
+    from core.accounts.services import invoice_recipients
     from core.notifications.services import send_email
 
     if invoice.status == Invoice.Status.DRAFT:
@@ -366,17 +367,19 @@ def queue_invoice_email(invoice: Invoice, *, resend: bool = False, actor=None) -
     renewal = invoice.purpose == Invoice.Purpose.RENEWAL
     context = invoice_email_context(invoice)
     context["auto_charge"] = bool(renewal and invoice.subscription_id and invoice.subscription.payment_method_id)
-    send_email(
-        "invoice_issued",
-        to=invoice.customer.email,
-        subject=f"{kind} {invoice.number} from {settings.COMPANY['name']}",
-        template="renewal_invoice" if renewal else "invoice_issued",
-        context=context,
-        dedupe_key=key,
-        customer=invoice.customer,
-        attachment_builder="core.billing.services.pdf.invoice_attachments",
-        attachment_args=(invoice.pk,),
-    )
+    # The account's own address, then every contact who receives invoices (each its own outbox row).
+    for position, address in enumerate(invoice_recipients(invoice.customer)):
+        send_email(
+            "invoice_issued",
+            to=address,
+            subject=f"{kind} {invoice.number} from {settings.COMPANY['name']}",
+            template="renewal_invoice" if renewal else "invoice_issued",
+            context=context,
+            dedupe_key=key if position == 0 else f"{key}:to:{address}",
+            customer=invoice.customer,
+            attachment_builder="core.billing.services.pdf.invoice_attachments",
+            attachment_args=(invoice.pk,),
+        )
     Invoice.objects.filter(pk=invoice.pk).update(emailed_at=clock.now())
     if resend:
         record("invoice.resend", invoice, actor=actor)
