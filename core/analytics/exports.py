@@ -1,7 +1,7 @@
 """Finance exports: invoices, invoice lines, payments and refunds, the credit ledger, and a tax summary.
 
-Each export is a header row and a generator of rows read with QuerySet.iterator(chunk_size=...)
-over values_list, so memory stays flat however many rows there are. `write_export` writes CSV
+Each export is a header row and a generator of rows read in primary-key pages (`pk > last ORDER BY
+pk LIMIT n`), so memory stays flat however many rows there are. `write_export` writes CSV
 (csv module) or XLSX (openpyxl's write-only workbook) to any binary file. Small exports stream
 straight to the browser (backoffice.exports); large ones run as ExportJob through the django-q2
 task core.analytics.tasks.run_export_job, which records progress and stores the file under
@@ -59,6 +59,19 @@ def _text(value) -> str:
     return str(value)
 
 
+def _keyset(qs, fields: tuple[str, ...], size: int = CHUNK):
+    """Rows of `qs` (values_list of pk + fields) in primary-key pages: each page is a short
+    `pk > last ORDER BY pk LIMIT size` query. (QuerySet.iterator() cannot stream on MySQL: the
+    driver buffers the whole result, so memory would grow with the export.)"""
+    last = 0
+    while True:
+        page = list(qs.filter(pk__gt=last).order_by("pk").values_list("pk", *fields)[:size])
+        if not page:
+            return
+        yield from page
+        last = page[-1][0]
+
+
 # --- invoices -----------------------------------------------------------------------------------
 
 
@@ -74,12 +87,10 @@ INVOICE_HEADERS = ["Number", "Kind", "Status", "Issue date", "Due date", "Custom
 
 
 def invoice_rows(date_from, date_to):
-    qs = _invoices(date_from, date_to).order_by("issue_date", "id").values_list(
-        "number", "kind", "status", "issue_date", "due_date", "customer_id", "billing_details", "currency_id",
-        "subtotal", "discount_total", "tax_total", "total", "amount_paid", "credit_applied", "amount_refunded",
-        "reverse_charge", "paid_at",
-    )  # fmt: skip
-    for row in qs.iterator(chunk_size=CHUNK):
+    fields = ("number", "kind", "status", "issue_date", "due_date", "customer_id", "billing_details", "currency_id",
+              "subtotal", "discount_total", "tax_total", "total", "amount_paid", "credit_applied", "amount_refunded",
+              "reverse_charge", "paid_at")  # fmt: skip
+    for _pk, *row in _keyset(_invoices(date_from, date_to), fields):
         details = row[6] or {}
         yield [row[0], row[1], row[2], row[3], row[4], row[5], details.get("name", ""), details.get("country", ""),
                details.get("vat_id", ""), *row[7:15], "yes" if row[15] else "no", row[16]]  # fmt: skip
@@ -101,22 +112,28 @@ def _lines(date_from, date_to):
 
 
 def line_rows(date_from, date_to):
-    # Keyset pagination on the line id: a plain iterator over a join holds a server-side cursor for
-    # the whole export on MariaDB; pages keep each query short and memory flat.
-    qs = _lines(date_from, date_to).annotate(country=KeyTextTransform("country", "invoice__billing_details"))
+    # Page over the period's invoices by primary key (their own indexes), then read those invoices'
+    # lines by invoice id: a join filtered on the invoice side let MariaDB drive each page from the
+    # invoices and sort every line of the period again.
+    from core.billing.models import InvoiceLine
+
+    invoices = _invoices(date_from, date_to)
+    fields = ("number", "issue_date", "currency_id", "billing_details")
+    size = max(1, CHUNK // 4)
     last = 0
     while True:
-        page = list(
-            qs.filter(pk__gt=last).order_by("pk").values_list(
-                "pk", "invoice__number", "invoice__issue_date", "invoice__currency_id", "country", "position", "kind",
-                "description", "quantity", "unit_amount", "amount", "tax_rate", "tax_amount", "tax_name",
-                "product_id", "period_start", "period_end",
-            )[:CHUNK]
-        )  # fmt: skip
+        page = list(invoices.filter(pk__gt=last).order_by("pk").values_list("pk", *fields)[:size])
         if not page:
             return
-        for row in page:
-            yield list(row[1:])
+        head = {pk: (number, issued, currency, ((details or {}).get("country") or "").upper())
+                for pk, number, issued, currency, details in page}  # fmt: skip
+        lines = (
+            InvoiceLine.objects.filter(invoice_id__in=list(head)).order_by("invoice_id", "position", "id")
+            .values_list("invoice_id", "position", "kind", "description", "quantity", "unit_amount", "amount",
+                         "tax_rate", "tax_amount", "tax_name", "product_id", "period_start", "period_end")
+        )  # fmt: skip
+        for invoice_id, *rest in lines:
+            yield [*head[invoice_id], *rest]
         last = page[-1][0]
 
 
@@ -134,11 +151,9 @@ def _payments(date_from, date_to):
 
 
 def payment_rows(date_from, date_to):
-    qs = _payments(date_from, date_to).order_by("received_at", "id").values_list(
-        "id", "kind", "status", "received_at", "customer_id", "invoice__number", "gateway", "gateway_transaction_id",
-        "currency_id", "amount", "fee", "is_disputed", "original_payment_id", "reference",
-    )  # fmt: skip
-    for row in qs.iterator(chunk_size=CHUNK):
+    fields = ("kind", "status", "received_at", "customer_id", "invoice__number", "gateway", "gateway_transaction_id",
+              "currency_id", "amount", "fee", "is_disputed", "original_payment_id", "reference")  # fmt: skip
+    for row in _keyset(_payments(date_from, date_to), fields):
         signed = row[9] if row[1] == "payment" else -row[9]
         yield [*row[:10], signed if row[2] == "succeeded" else Decimal("0.00"), row[10],
                "yes" if row[11] else "no", row[12], row[13]]  # fmt: skip
@@ -157,11 +172,9 @@ def _credit(date_from, date_to):
 
 
 def credit_rows(date_from, date_to):
-    qs = _credit(date_from, date_to).order_by("created_at", "id").values_list(
-        "id", "created_at", "customer_id", "currency_id", "amount", "reason", "description", "invoice__number",
-        "payment_id",
-    )  # fmt: skip
-    for row in qs.iterator(chunk_size=CHUNK):
+    fields = ("created_at", "customer_id", "currency_id", "amount", "reason", "description", "invoice__number",
+              "payment_id")  # fmt: skip
+    for row in _keyset(_credit(date_from, date_to), fields):
         yield list(row)
 
 
