@@ -85,7 +85,8 @@ def test_a_new_token_secret_is_replayed_but_stored_encrypted(world):
     assert first.status_code == 201 and second.json()["secret"] == first.json()["secret"]
     assert world.customer.user.api_tokens.filter(name="deploy").count() == 1
     with connection.cursor() as cursor:
-        cursor.execute("SELECT response_body FROM portal_api_idempotencykey WHERE key = %s", ["tok-1"])
+        column = connection.ops.quote_name("key")  # a reserved word on MariaDB
+        cursor.execute(f"SELECT response_body FROM portal_api_idempotencykey WHERE {column} = %s", ["tok-1"])
         stored = cursor.fetchone()[0]
     assert first.json()["secret"] not in stored
 
