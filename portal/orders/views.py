@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 from collections import OrderedDict
+from dataclasses import asdict
 
 from django.conf import settings
 from django.contrib import messages
@@ -22,7 +23,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from core.billing.errors import BillingError, OrderError
-from core.billing.gateways import ChargeStatus, GatewayError
+from core.billing.gateways import ChargeStatus, GatewayError, SavedMethod
 from core.billing.models import Invoice, Order, PaymentMethod
 from core.billing.services import methods
 from core.billing.services.orders import (
@@ -40,7 +41,10 @@ from portal.billing import checkout as payflow
 ONLINE_GATEWAYS = ("stripe", "paypal", "sandbox")
 # Services in these states are still being set up; the order page keeps polling while any is.
 SETTING_UP = (Service.Status.PENDING, Service.Status.PROVISIONING)
-FORGET_KEY = "order_forget_method:{}"
+# A sandbox card typed with consent and waiting for 3-D Secure: kept in the session only (never in the
+# database) until the challenge is passed, so an abandoned attempt leaves no saved method.
+NEW_CARD_KEY = "order_new_card:{}"
+CONSENT_VALUES = ("1", "on", "yes", "true")
 SUBMISSION_SECONDS = 3600  # how long a checkout form's submission token is remembered
 
 
@@ -165,6 +169,7 @@ def checkout(request, slug):
         "preview": preview,
         "coupon_code": coupon_code,
         "saved_methods": _saved_methods(customer),
+        "default_method": methods.default_payment_method(customer),
         "gateways": _offered_gateways(),
         "submission": secrets.token_urlsafe(16),
     }
@@ -231,48 +236,47 @@ def _own_order(request, uuid) -> Order:
 
 
 def _charge(request, order: Order, data):
-    """Charge the order's first invoice with what the customer chose, then show where it stands."""
+    """Charge the order's first invoice with what the customer chose, then show where it stands.
+
+    Same flow as the invoice pay page (portal/billing/checkout.py): a card typed now is charged unsaved
+    and stored only once the payment succeeded and only with consent (see _wants_to_save); a declined
+    card or an abandoned 3-D Secure challenge leaves no saved method."""
     invoice = order.invoice
     if invoice is None or invoice.status != Invoice.Status.ISSUED or invoice.amount_due <= 0:
         return redirect("portal:order_detail", uuid=order.uuid)
-    customer = request.user.customer
-    forget = None
     try:
         if data.get("method"):
             method = get_own_or_404(PaymentMethod.objects.filter(removed_at__isnull=True), request, pk=data["method"])
             gateway_name = method.gateway
             result = payflow.pay_with_saved_method(invoice, method)
         elif data.get("gateway") == "sandbox" and data.get("card_number"):
-            keep = bool(data.get("save_method"))
-            method = methods.save_payment_method(
-                customer, "sandbox", data["card_number"], make_default=None if keep else False, actor=request.user
-            )
-            forget = None if keep else method
+            save = _wants_to_save(data, invoice)
             gateway_name = "sandbox"
-            result = payflow.pay_with_saved_method(invoice, method)
+            result, card = payflow.pay_with_new_card(
+                invoice, gateway_name, data["card_number"], save=save, actor=request.user
+            )
+            if result.status == ChargeStatus.REQUIRES_ACTION and save:
+                request.session[NEW_CARD_KEY.format(result.transaction_id)] = asdict(card)
         elif data.get("gateway") in _offered_gateways():
             gateway_name = data["gateway"]
-            result = payflow.start_new_method_payment(invoice, gateway_name)
+            # PayPal is not asked to keep anything (as on the invoice pay page).
+            save = gateway_name != "paypal" and _wants_to_save(data, invoice)
+            result = payflow.start_new_method_payment(invoice, gateway_name, save=save)
         else:
             messages.error(request, "Choose how to pay.")
             return redirect("portal:order_pay", uuid=order.uuid)
     except (BillingError, GatewayError) as exc:
         messages.error(request, str(exc))
         return redirect("portal:order_pay", uuid=order.uuid)
-    if forget is not None:
-        if result.status == ChargeStatus.REQUIRES_ACTION:
-            request.session[FORGET_KEY.format(order.uuid)] = forget.pk
-        else:
-            _forget_method(request, forget)
     return _after_charge(request, order, gateway_name, result)
 
 
-def _forget_method(request, method: PaymentMethod) -> None:
-    """A card entered without "save for future payments" is used for this payment only."""
-    try:
-        methods.remove_payment_method(request.user.customer, method, actor=request.user)
-    except (BillingError, GatewayError):
-        pass  # still listed under payment methods, where the customer can remove it
+def _wants_to_save(data, invoice: Invoice) -> bool:
+    """Keep a method entered now: the customer ticked "save for future payments", or the invoice pays a
+    subscription (the form then says so instead of asking). The same rule as the invoice pay page; an
+    order's first invoice belongs to no subscription yet (the subscription starts once it is paid), so
+    checkout asks, and the form says that renewals are charged to a saved default method only."""
+    return str(data.get("save_method", "")).lower() in CONSENT_VALUES or invoice.subscription_id is not None
 
 
 def _after_charge(request, order: Order, gateway_name: str, result):
@@ -321,6 +325,7 @@ def order_pay(request, uuid):
         "invoice": invoice,
         "lines": invoice.lines.all(),
         "saved_methods": _saved_methods(request.user.customer),
+        "default_method": methods.default_payment_method(request.user.customer),
         "gateways": _offered_gateways(),
     }
     return render(request, "portal/orders/pay.html", context)
@@ -340,16 +345,18 @@ def order_pay_confirm(request, uuid):
         raise Http404("Unknown payment")
     if gateway_name == "sandbox" and request.method != "POST":
         raise Http404("Unknown payment")
+    key = NEW_CARD_KEY.format(reference)
+    pending = request.session.get(key)
+    keep = SavedMethod(**pending) if gateway_name == "sandbox" and isinstance(pending, dict) else None
     try:
-        result = payflow.confirm_on_session_payment(order.invoice, gateway_name, reference)
+        result = payflow.confirm_on_session_payment(
+            order.invoice, gateway_name, reference, keep=keep, actor=request.user
+        )
     except (BillingError, GatewayError, ImproperlyConfigured) as exc:
         messages.error(request, str(exc))
         return redirect("portal:order_pay", uuid=order.uuid)
-    forget_pk = request.session.pop(FORGET_KEY.format(order.uuid), None)
-    if forget_pk:
-        method = PaymentMethod.objects.filter(pk=forget_pk, customer=request.user.customer).first()
-        if method is not None:
-            _forget_method(request, method)
+    if result.status == ChargeStatus.SUCCEEDED:
+        request.session.pop(key, None)
     if result.status == ChargeStatus.REQUIRES_ACTION:
         messages.error(request, "The payment still needs authentication. Try again.")
         return redirect("portal:order_pay", uuid=order.uuid)
