@@ -25,6 +25,8 @@ log "migrating ${DATABASE_URL%%\?*}"
 python manage.py migrate --noinput -v0
 log "loading demo data"
 python manage.py seed_demo
+# A week of hourly bandwidth from the sandbox flow source, so the usage charts have data.
+python manage.py collect_bandwidth --demo-history 7 >/dev/null
 python manage.py setup_schedules -v0 >/dev/null
 
 # Each child runs in its own process group (setsid), so stopping reaches qcluster's worker

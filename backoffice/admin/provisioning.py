@@ -18,6 +18,7 @@ from ..forms import StyledForm
 from .base import JOB_OUTCOME, SERVICE_STATUS, ModelAdmin, ReadOnlyModelAdmin, ReadOnlyTabularInline
 from .labels import column
 from .scale import LargeTableAdminMixin
+from .usage import ServiceAddressInline
 
 SECRET_FIELDS = ("api_key", "api_secret")
 
@@ -189,7 +190,7 @@ class ServiceAdmin(LargeTableAdminMixin, SimpleHistoryAdmin, ModelAdmin):
                      "customer__user__email")  # fmt: skip
     autocomplete_fields = ("customer", "subscription", "product", "connection")
     # No date_hierarchy: its year links read every row (SELECT DISTINCT year); the date range filter stays.
-    inlines = (ProvisioningJobInline,)
+    inlines = (ProvisioningJobInline, ServiceAddressInline)
     # Status and platform identifiers move only through core.provisioning.services.
     readonly_fields = ("uuid", "customer", "subscription", "product", "status", "pending_action",
                        "platform_customer_id", "platform_service_id", "platform_data", "primary_ip", "ip_addresses",

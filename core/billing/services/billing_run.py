@@ -226,12 +226,13 @@ def _coupon_applies(coupon_id, cycles_remaining) -> bool:
 
 
 def overage_line_specs(sub: Subscription, overage: list) -> list[dict]:
+    from core.usage.services import overage_line_description
+
     specs = []
     for period in overage:
-        gb = Decimal(period.overage_bytes) / Decimal(10**9)
         specs.append({
-            "description": f"Bandwidth overage {period.period_start:%Y-%m-%d} to {period.period_end:%Y-%m-%d} "
-                           f"({gb.quantize(Decimal('0.01'))} GB over quota)",
+            # The ledger total, quota, billable GB and price per GB, so the line explains itself.
+            "description": overage_line_description(period),
             "unit_amount": period.overage_amount, "amount": period.overage_amount, "kind": InvoiceLine.Kind.OVERAGE,
             "product": sub.price.product, "subscription": sub, "service": period.service,
         })  # fmt: skip
