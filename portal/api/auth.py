@@ -71,7 +71,7 @@ def parse_rate(rate: str) -> tuple[int, int]:
 def check_rate_limit(token: ApiToken) -> None:
     """Count one request for this token in the current window; past the limit raise Throttled(wait)."""
     limit, window = parse_rate(settings.API_RATE_LIMIT)
-    now = time.time()
+    now = time.time()  # wall time, not core.clock: the window must match the cache key's real TTL
     bucket = int(now // window)
     key = f"api:rate:{token.pk}:{bucket}"
     try:

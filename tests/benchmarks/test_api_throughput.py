@@ -2,7 +2,7 @@
 
 Real stack: MariaDB with seeded data (BENCH_API_CUSTOMERS customers, 5 services each, and the
 caller with 25 services on subscriptions), Redis for the cache (the per-token rate-limit counter),
-gunicorn with 2 sync workers (DEBUG off), and a load tool on loopback: `wrk` from Debian
+gunicorn with 2 workers (gthread, 4 threads each; BENCH_API_THREADS=1 for sync workers; DEBUG off), and a load tool on loopback: `wrk` from Debian
 (`apt-get install wrk`) when it is installed, else a Python load generator (processes doing one
 request per connection, as gunicorn's sync workers close each connection anyway). Not in the default
 run. On MariaDB:
@@ -43,6 +43,8 @@ CUSTOMERS = int(os.environ.get("BENCH_API_CUSTOMERS", "2000"))
 SECONDS = int(os.environ.get("BENCH_API_SECONDS", "15"))
 CONNECTIONS = int(os.environ.get("BENCH_API_CONNECTIONS", "8"))
 MIN_RPS = float(os.environ.get("BENCH_API_MIN_RPS", "300"))
+# gthread: each of the 2 workers overlaps its requests' database and cache round trips (BENCH_API_THREADS=1: sync).
+THREADS = int(os.environ.get("BENCH_API_THREADS", "4"))
 ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = [pytest.mark.benchmark, pytest.mark.mariadb, pytest.mark.django_db(transaction=True)]
@@ -101,7 +103,7 @@ def _gunicorn(port: int) -> subprocess.Popen:
     }
     return subprocess.Popen(
         [str(ROOT / ".venv/bin/gunicorn"), "core.wsgi:application", "--workers", "2", "--bind", f"127.0.0.1:{port}",
-         "--log-level", "warning"],
+         "--log-level", "warning", *(["--worker-class", "gthread", "--threads", str(THREADS)] if THREADS > 1 else [])],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
 
@@ -186,6 +188,6 @@ def test_list_services_serves_300_requests_per_second(client):
         except subprocess.TimeoutExpired:
             server.kill()
     print(detail)
-    print(f"GET {path}: {rps:.0f} requests/s (gunicorn 2 workers, {CONNECTIONS} connections, {SECONDS} s, "
+    print(f"GET {path}: {rps:.0f} requests/s (gunicorn 2 workers x {THREADS} threads, {CONNECTIONS} connections, {SECONDS} s, "
           f"{CUSTOMERS} customers / {CUSTOMERS * 5 + 25} services); load average {load_before} -> {load_after}")  # fmt: skip
     assert rps >= MIN_RPS
