@@ -62,10 +62,10 @@ def _year(value) -> int | str:
 def import_invoices(run: Run) -> None:
     report = run.report
     customers = _customers()
-    taken_numbers: set[str] = set()
     for rows in run.batches("tblinvoices", INVOICE_COLUMNS, since_column="updated_at"):
         with transaction.atomic():
-            _invoice_batch(run, rows, customers, taken_numbers)
+            # Numbers taken in earlier batches are in the database already: a set per batch keeps memory flat.
+            _invoice_batch(run, rows, customers, set())
     for year, last in continue_numbering_after_imported().items():
         report.notes.append(f"Our invoice series {year or ''} continues after imported number {last}.")
     report.notes.append(
