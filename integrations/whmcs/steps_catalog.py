@@ -69,6 +69,7 @@ def import_pricing(run: Run) -> None:
     and are reported."""
     report, table = run.report, "tblpricing"
     products = dict(Product.objects.filter(whmcs_id__isnull=False).values_list("whmcs_id", "pk"))
+    paytypes = dict(Product.objects.filter(whmcs_id__isnull=False).values_list("whmcs_id", "features__whmcs_paytype"))
     existing = {
         (p["product_id"], p["currency_id"], p["cycle"]): p
         for p in Price.objects.filter(product__whmcs_id__isnull=False).values(
@@ -82,6 +83,11 @@ def import_pricing(run: Run) -> None:
             currency = run.currency_code(r["currency"])
             if product is None or currency is None:
                 report.skip(table, r["id"], f"product {r['relid']} or currency {r['currency']} does not exist")
+                continue
+            if paytypes.get(r["relid"]) in ("onetime", "free"):
+                # One-time prices sit in the monthly column (fleio); we have no one-time cycle.
+                if paytypes.get(r["relid"]) == "onetime":
+                    report.skip(table, r["id"], "one-time price: no one-time billing cycle here")
                 continue
             for column in UNSUPPORTED_PRICE_CYCLES:
                 if money(r[column]) >= 0:
