@@ -43,6 +43,7 @@ class SavedMethod:
     exp_year: int | None = None
     label: str = ""
     is_default: bool = False
+    fingerprint: str = ""  # the gateway's card fingerprint, where it gives one
 
 
 @dataclass(frozen=True)

@@ -194,3 +194,38 @@ class TestPayPal:
         first = methods.activate_gateway_subscription(sub, "paypal", "I-BW452GLLEP1G")
         second = methods.activate_gateway_subscription(sub, "paypal", "I-BW452GLLEP1G")
         assert first == second and saved(customer) == [first]
+
+
+class TestSameCardNeverTwice:
+    def test_stripe_fingerprint_matches_a_card_saved_under_another_id(self, customer):
+        from core.billing.gateways import SavedMethod
+
+        first = methods.store_saved_method(customer, SavedMethod(
+            gateway="stripe", method_id="pm_1First", brand="visa", last4="4242", exp_month=1, exp_year=2030,
+            fingerprint="Xt5EWLLDS7FJjR1c",
+        ))  # fmt: skip
+        again = methods.store_saved_method(customer, SavedMethod(
+            gateway="stripe", method_id="pm_1Second", brand="visa", last4="4242", exp_month=1, exp_year=2030,
+            fingerprint="Xt5EWLLDS7FJjR1c",
+        ))  # fmt: skip
+        other_card = methods.store_saved_method(customer, SavedMethod(
+            gateway="stripe", method_id="pm_1Third", brand="visa", last4="4242", exp_month=1, exp_year=2030,
+            fingerprint="OtherCardFp00001",
+        ))  # fmt: skip
+        assert again == first and other_card != first
+        assert first.fingerprint == "Xt5EWLLDS7FJjR1c"
+        assert len(saved(customer)) == 2
+
+    def test_without_a_fingerprint_brand_last4_and_expiry_decide(self, customer):
+        from core.billing.gateways import SavedMethod
+
+        card = {"gateway": "stripe", "brand": "visa", "last4": "4444", "exp_month": 2, "exp_year": 2031}
+        first = methods.store_saved_method(customer, SavedMethod(method_id="pm_1A", **card))
+        assert methods.store_saved_method(customer, SavedMethod(method_id="pm_1B", **card)) == first
+        renewed = methods.store_saved_method(customer, SavedMethod(method_id="pm_1C", **{**card, "exp_year": 2033}))
+        assert renewed != first
+
+    def test_the_sandbox_gives_each_test_card_a_fingerprint(self, customer):
+        first = methods.save_payment_method(customer, "sandbox", SUCCEEDS)
+        assert first.fingerprint and methods.save_payment_method(customer, "sandbox", SUCCEEDS) == first
+        assert methods.save_payment_method(customer, "sandbox", DECLINES).fingerprint != first.fingerprint

@@ -41,6 +41,8 @@ class PaymentMethod(models.Model):
     last4 = models.CharField(max_length=4, blank=True)
     exp_month = models.PositiveSmallIntegerField(null=True, blank=True)
     exp_year = models.PositiveSmallIntegerField(null=True, blank=True)
+    # The gateway's card fingerprint (same card, same value), so a card is never saved twice.
+    fingerprint = models.CharField(max_length=64, blank=True)
     label = models.CharField(max_length=100, blank=True)
     is_default = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=clock.now)

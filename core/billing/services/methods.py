@@ -107,6 +107,7 @@ def store_saved_method(customer, saved: SavedMethod, *, make_default: bool | Non
         fields = {
             "kind": saved.kind, "brand": saved.brand, "last4": saved.last4, "exp_month": saved.exp_month,
             "exp_year": saved.exp_year, "label": saved.label[:100], "removed_at": None,
+            "fingerprint": saved.fingerprint[:64],
         }  # fmt: skip
         created = method is None
         if created:
@@ -125,27 +126,20 @@ def store_saved_method(customer, saved: SavedMethod, *, make_default: bool | Non
 
 
 def _same_card(customer, saved: SavedMethod) -> PaymentMethod | None:
-    """The customer's saved method for the same card, if any: same gateway, brand, last 4 digits and expiry.
-
-    PaymentMethod has no column for the gateway's card fingerprint yet, so the fingerprint is not compared
-    (two different cards with the same brand, last 4 and expiry count as one). Methods without card
+    """The customer's saved method for the same card, if any: by the gateway's card fingerprint where it
+    gives one (Stripe's card.fingerprint), else by brand, last 4 digits and expiry. Methods without card
     details (PayPal subscriptions) never match."""
-    if saved.kind != "card" or not saved.last4:
+    if saved.kind != "card":
         return None
-    return (
-        PaymentMethod.objects.filter(
-            customer=customer,
-            gateway=saved.gateway,
-            removed_at__isnull=True,
-            kind="card",
-            brand=saved.brand,
-            last4=saved.last4,
-            exp_month=saved.exp_month,
-            exp_year=saved.exp_year,
-        )  # fmt: skip
-        .order_by("created_at")
-        .first()
-    )
+    mine = PaymentMethod.objects.filter(customer=customer, gateway=saved.gateway, removed_at__isnull=True)
+    if saved.fingerprint and (same := mine.filter(fingerprint=saved.fingerprint).order_by("created_at").first()):
+        return same
+    if not saved.last4:
+        return None
+    # Rows saved before fingerprints were stored (or from a gateway without them) compare by card details.
+    details = {"kind": "card", "brand": saved.brand, "last4": saved.last4, "exp_month": saved.exp_month,
+               "exp_year": saved.exp_year}  # fmt: skip
+    return mine.filter(**details, fingerprint__in=["", saved.fingerprint]).order_by("created_at").first()
 
 
 def _flag_default(customer, method: PaymentMethod) -> None:

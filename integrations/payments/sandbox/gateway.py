@@ -90,6 +90,7 @@ class SandboxGateway(PaymentGateway):
         return SavedMethod(
             gateway=self.name, method_id=f"sbx_pm_{last4}_{secrets.token_hex(6)}", kind="card", brand="visa",
             last4=last4, exp_month=12, exp_year=clock.today().year + 3, label=f"Sandbox Visa ending {last4}",
+            fingerprint=hashlib.sha256(f"sandbox-card:{number}".encode()).hexdigest()[:16],
         )  # fmt: skip
 
     def list_methods(self, customer) -> list[SavedMethod]:

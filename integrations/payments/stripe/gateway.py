@@ -130,7 +130,7 @@ class StripeGateway(PaymentGateway):
         return SavedMethod(
             gateway=self.name, method_id=pm.get("id", ""), kind=kind, brand=brand, last4=card.get("last4") or "",
             exp_month=card.get("exp_month"), exp_year=card.get("exp_year"), label=label,
-            is_default=bool(default_id) and pm.get("id") == default_id,
+            is_default=bool(default_id) and pm.get("id") == default_id, fingerprint=card.get("fingerprint") or "",
         )  # fmt: skip
 
     # --- Charging ---------------------------------------------------------------------
