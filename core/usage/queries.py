@@ -56,6 +56,12 @@ def period_usage(service, *, today: dt.date | None = None) -> PeriodUsage:
     used = count_bytes(counting, total_in, total_out)
     quota_gb = service.product.bandwidth_quota_gb
     quota = quota_gb * 10**9 if quota_gb else None
+    if period is not None:
+        # The period row is the ledger's own total and the quota fixed for this period: they win over
+        # a sum of daily rows (a day may still be filling) and over a quota changed on the product since.
+        used = max(used, period.counted_bytes or 0)
+        if period.quota_bytes is not None:
+            quota = period.quota_bytes
     elapsed = max(1, min((today - start).days + 1, (end - start).days))
     projected = used * (end - start).days // elapsed
     return PeriodUsage(

@@ -1,5 +1,6 @@
 """This period's bandwidth for the service page: the period total against its quota and the daily
-rows as a small inline SVG bar chart (no script, no CDN). Reads the usage models directly."""
+rows as a small inline SVG bar chart (no script, no CDN). The figures come from
+core.usage.queries.period_usage, as in the API and the admin."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from core import clock
-from core.usage.models import BandwidthPeriod, BandwidthUsage
+from core.usage.models import BandwidthPeriod
+from core.usage.queries import period_usage
 
 GB = 1000**3
 CHART_WIDTH = 600
@@ -36,6 +37,7 @@ class BandwidthSummary:
     used_bytes: int
     quota_bytes: int | None
     bars: list[Bar] = field(default_factory=list)
+    projected_bytes: int = 0
     width: int = CHART_WIDTH
     height: int = CHART_HEIGHT
 
@@ -54,6 +56,10 @@ class BandwidthSummary:
         return gigabytes(self.quota_bytes or 0)
 
     @property
+    def projected_gb(self) -> str:
+        return gigabytes(self.projected_bytes)
+
+    @property
     def meter_width(self) -> int:
         return min(self.percent or 0, 100)
 
@@ -64,27 +70,22 @@ def gigabytes(count: int) -> str:
 
 
 def current_bandwidth(service) -> BandwidthSummary | None:
-    """The open period containing today (else the latest one), or None when nothing was metered yet."""
-    today = clock.today()
-    periods = BandwidthPeriod.objects.filter(service=service)
-    period = periods.filter(period_start__lte=today, period_end__gt=today).first() or periods.first()
-    quota_gb = service.product.bandwidth_quota_gb
-    if period is None:
+    """This period's usage (core.usage.queries.period_usage: what the product counts, its quota and
+    the projection) drawn as bars, or None when nothing was metered for the service yet."""
+    usage = period_usage(service)
+    if not usage.used_bytes and not BandwidthPeriod.objects.filter(service=service).exists():
         return None
-    quota = period.quota_bytes if period.quota_bytes is not None else (quota_gb * GB if quota_gb else None)
-    days = list(
-        BandwidthUsage.objects.filter(service=service, day__gte=period.period_start, day__lt=period.period_end)
-        .order_by("day")
-        .values_list("day", "bytes_in", "bytes_out")
-    )
-    used = period.counted_bytes or period.total_bytes
-    summary = BandwidthSummary(period.period_start, period.period_end, used, quota)
-    span = max((period.period_end - period.period_start).days, 1)
-    peak = max([i + o for _, i, o in days] or [0]) or 1
+    summary = BandwidthSummary(usage.period_start, usage.period_end, usage.used_bytes, usage.quota_bytes,
+                               projected_bytes=usage.projected_bytes)  # fmt: skip
+    span = max((usage.period_end - usage.period_start).days, 1)
+    peak = max([day["used"] for day in usage.daily] or [0]) or 1
     slot = CHART_WIDTH / span
-    for day, bytes_in, bytes_out in days:
-        total = bytes_in + bytes_out
-        height = round(total / peak * (CHART_HEIGHT - 4), 1)
-        x = round((day - period.period_start).days * slot + 1, 1)
-        summary.bars.append(Bar(x, round(CHART_HEIGHT - height, 1), round(max(slot - 2, 1), 1), height, day, total))
+    for day in usage.daily:
+        if not day["used"]:
+            continue
+        height = round(day["used"] / peak * (CHART_HEIGHT - 4), 1)
+        x = round((day["day"] - usage.period_start).days * slot + 1, 1)
+        summary.bars.append(
+            Bar(x, round(CHART_HEIGHT - height, 1), round(max(slot - 2, 1), 1), height, day["day"], day["used"])
+        )
     return summary
