@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, Q, Sum
 
 from core.catalog.models import CYCLE_MONTHS
 from core.money import quantize
@@ -101,24 +101,31 @@ def mrr_by_product_and_currency() -> dict[tuple[int, str], Decimal]:
     Subscriptions without a live coupon are summed per (product, currency, cycle); those with one
     are grouped per (product, currency, cycle, coupon, amount) so each discount is computed exactly.
     """
+    from core.catalog.models import Price
+
+    # Grouped by price_id, not price__product_id: the join made MariaDB build a temporary table of
+    # every subscription; the price -> product map is one small query.
+    product_of = dict(Price.objects.values_list("pk", "product_id"))
     result: dict[tuple[int, str], Decimal] = defaultdict(lambda: ZERO)
     plain = (
         _recurring().filter(_NO_COUPON)
-        .values("currency_id", "cycle", product_id=F("price__product_id"))
+        .values("currency_id", "cycle", "price_id")
         .annotate(total=Sum("amount")).order_by()
     )  # fmt: skip
     for row in plain:
-        result[(row["product_id"], row["currency_id"])] += Decimal(row["total"]) / CYCLE_MONTHS[row["cycle"]]
+        key = (product_of.get(row["price_id"]), row["currency_id"])
+        result[key] += Decimal(row["total"]) / CYCLE_MONTHS[row["cycle"]]
     discounted = list(
         _recurring().filter(_COUPON_LIVE)
-        .values("currency_id", "cycle", "coupon_id", "amount", product_id=F("price__product_id"))
+        .values("currency_id", "cycle", "coupon_id", "amount", "price_id")
         .annotate(n=Count("id")).order_by()
     )  # fmt: skip
     terms = coupon_terms(row["coupon_id"] for row in discounted)
     for row in discounted:
-        one = subscription_mrr(row["amount"], row["cycle"], row["currency_id"], product_id=row["product_id"],
+        product_id = product_of.get(row["price_id"])
+        one = subscription_mrr(row["amount"], row["cycle"], row["currency_id"], product_id=product_id,
                                coupon=terms.get(row["coupon_id"]))  # fmt: skip
-        result[(row["product_id"], row["currency_id"])] += one * row["n"]
+        result[(product_id, row["currency_id"])] += one * row["n"]
     return dict(result)
 
 
