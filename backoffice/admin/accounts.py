@@ -38,6 +38,8 @@ from .base import (
     ReadOnlyTabularInline,
     money,
 )
+from .notifications import OutboxInline
+from .support import TicketInline
 
 # --- Users ------------------------------------------------------------------------------
 
@@ -236,6 +238,20 @@ class CustomerNoteInline(StackedInline):
         return request.user.has_perm("accounts.change_customernote")
 
 
+class CustomerTicketInline(TicketInline):
+    """The customer's SupportPal tickets (the mirror; refreshed by a task and on demand)."""
+
+    fk_name = "customer"
+    tab = True
+
+
+class CustomerOutboxInline(OutboxInline):
+    """Every message sent (or queued, failed, skipped) to the customer; resend from the outbox list."""
+
+    tab = True
+    show_change_link = True
+
+
 @admin.register(Customer)
 class CustomerAdmin(SimpleHistoryAdmin, ImportExportModelAdmin, ModelAdmin):
     """The customer 360: summary cards, quick actions, the timeline, then tabs for services,
@@ -272,6 +288,8 @@ class CustomerAdmin(SimpleHistoryAdmin, ImportExportModelAdmin, ModelAdmin):
         CustomerInvoiceInline,
         CustomerPaymentInline,
         CustomerCreditInline,
+        CustomerTicketInline,
+        CustomerOutboxInline,
     )
     fieldsets = (
         (None, {"fields": ("user", "company", "phone", "status", "currency")}),

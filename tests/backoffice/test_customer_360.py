@@ -90,8 +90,9 @@ def test_customer_page_shows_timeline_pinned_notes_and_quick_actions(staff_clien
     assert 'id="customer-timeline"' in body and "ticket 0" in body
     assert 'id="customer-pinned-notes"' in body and "VIP: call before suspending" in body
     for label in ("Add credit", "Create invoice", "Suspend all services", "Unsuspend all services",
-                  "Send password reset", "Impersonate", "Staff notes"):  # fmt: skip
+                  "Send password reset", "Impersonate", "Staff notes", "Support tickets", "Outbox"):  # fmt: skip
         assert label in body
+    assert "email 0" in body  # the outbox tab lists the customer's messages
     full = staff_client.get(reverse("admin:accounts_customer_timeline", args=[customer.pk]))
     assert full.status_code == 200 and "email 0" in full.content.decode()
 
