@@ -137,7 +137,32 @@ def place_order(
         order.invoice = invoice
         record("order.place", order, actor=actor, data={"invoice": invoice.number, "total": str(invoice.total)})
         _alert_new_order(order, invoice)
+        _email_order_received(order, invoice)
     return order
+
+
+def _email_order_received(order: Order, invoice: Invoice) -> None:
+    """Tell the customer the order arrived (queued in the order's transaction, sent after commit; once per order)."""
+    from core.billing.services.invoices import portal_pay_url
+    from core.billing.services.pdf import format_money
+    from core.notifications.services import notify
+
+    items = [
+        f"{i.price.product.name} ({i.price.get_cycle_display()})" for i in order.items.select_related("price__product")
+    ]
+    notify(
+        "order_received",
+        to=order.customer.user.email,
+        context={
+            "customer_name": order.customer.display_name,
+            "order_number": order.pk,
+            "items": items,
+            "total": format_money(invoice.total, invoice.currency_id),
+            "pay_url": portal_pay_url(invoice),
+        },
+        key=f"order_received:{order.uuid}",
+        customer=order.customer,
+    )
 
 
 def _alert_new_order(order: Order, invoice: Invoice) -> None:
