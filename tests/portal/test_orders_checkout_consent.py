@@ -135,7 +135,8 @@ class TestSandbox:
         [method] = saved(shopper)
         assert method.last4 == "3155"
         assert Payment.objects.get(invoice=order.invoice, status="succeeded").payment_method == method
-        assert not [k for k in shopper_client.session if k.startswith("order_new_card:")]
+        kept_in_session = list(shopper_client.session.keys())
+        assert not [k for k in kept_in_session if k.startswith("order_new_card:")]
 
     def test_a_passed_3ds_challenge_without_consent_saves_nothing(self, shopper_client, shopper, price):
         page = pay_card(shopper_client, price, NEEDS_3DS)
@@ -249,11 +250,15 @@ class TestStripe:
 
 
 class TestPayPal:
-    def test_paying_an_order_with_paypal_saves_nothing_even_when_ticked(self, shopper_client, shopper, price, paypal):
+    @pytest.mark.parametrize("back", ["paypal_return_url", "order_confirm"])
+    def test_paying_an_order_with_paypal_saves_nothing_even_when_ticked(
+        self, shopper_client, shopper, price, paypal, back
+    ):
         paypal.post("/v2/checkout/orders").respond(201, json=load("paypal/order_created.json"))
         response = checkout(shopper_client, price, action="pay", gateway="paypal", save_method="1")
         assert response.status_code == 302 and "paypal.com" in response["Location"]
-        assert "vault" not in json.dumps(json.loads(paypal.routes[-1].calls.last.request.content)).lower()
+        sent = json.loads(paypal.routes[-1].calls.last.request.content)
+        assert "vault" not in json.dumps(sent).lower()  # PayPal is not asked to keep anything
         order = the_order(shopper)
         assert no_money_moved(order) and PaymentMethod.objects.count() == 0  # not approved yet: nothing moved
         subs = {"invoice_uuid": order.invoice.uuid, "invoice_number": order.invoice.number}
@@ -263,9 +268,16 @@ class TestPayPal:
         paypal.post("/v2/checkout/orders/5O190127TN364715T/capture").respond(
             201, json=load("paypal/order_captured.json", **subs)
         )
-        response = shopper_client.get(
-            reverse("portal:order_pay_confirm", args=[order.uuid]), {"gateway": "paypal", "token": "5O190127TN364715T"}
-        )
-        assert response["Location"] == reverse("portal:order_detail", args=[order.uuid])
+        token = {"token": "5O190127TN364715T", "PayerID": "FSMVU44LF3YUS"}
+        if back == "paypal_return_url":  # where PayPal sends the payer: the return_url the order was created with
+            url = urllib.parse.urlsplit(sent["payment_source"]["paypal"]["experience_context"]["return_url"])
+            response = shopper_client.get(url.path, {**dict(urllib.parse.parse_qsl(url.query)), **token})
+        else:
+            url = reverse("portal:order_pay_confirm", args=[order.uuid])
+            response = shopper_client.get(url, {"gateway": "paypal", **token})
+            assert response["Location"] == reverse("portal:order_detail", args=[order.uuid])
+        assert response.status_code == 302
+        order.refresh_from_db()
         assert Invoice.objects.get(pk=order.invoice_id).status == Invoice.Status.PAID
-        assert PaymentMethod.objects.count() == 0
+        assert order.status == Order.Status.FULFILLED and PaymentMethod.objects.count() == 0
+        assert Payment.objects.filter(invoice=order.invoice, status="succeeded").count() == 1
