@@ -340,6 +340,8 @@ BILLING = {
     "BLAST_RADIUS_MAX_SHARE": env.float("BLAST_RADIUS_MAX_SHARE", default=0.10),
     "BLAST_RADIUS_MIN_COUNT": env.int("BLAST_RADIUS_MIN_COUNT", default=10),
     "HIGH_VALUE_ORDER_THRESHOLD": env.str("HIGH_VALUE_ORDER_THRESHOLD", default="500.00"),
+    "REMINDER_DAYS_BEFORE_DUE": env.int("REMINDER_DAYS_BEFORE_DUE", default=3),
+    "OVERDUE_NOTICE_DAYS": env.list("OVERDUE_NOTICE_DAYS", cast=int, default=[1, 7, 14]),
 }
 
 # Provisioning (core/provisioning/conf.py holds the same defaults and reads these at call time).

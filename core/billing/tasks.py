@@ -12,8 +12,11 @@ DAILY_RUN_SCHEDULE = "billing-daily-run"
 def daily_billing_run() -> dict:
     """The scheduled run for today (UTC)."""
     from core.billing.services.billing_run import run_billing
+    from core.billing.services.reminders import send_invoice_notices
 
-    return run_billing().as_dict()
+    result = run_billing().as_dict()
+    result["notices"] = send_invoice_notices()
+    return result
 
 
 def email_invoices(invoice_ids: list[int]) -> int:

@@ -25,7 +25,8 @@ def _rows(event):
     return list(Notification.objects.filter(event=event))
 
 
-def test_order_received_is_sent_once_per_order(provisioning, django_capture_on_commit_callbacks):
+@pytest.mark.usefixtures("provisioning")
+def test_order_received_is_sent_once_per_order(django_capture_on_commit_callbacks):
     from core.billing.services import orders
 
     customer = CustomerFactory()
@@ -39,3 +40,85 @@ def test_order_received_is_sent_once_per_order(provisioning, django_capture_on_c
     with django_capture_on_commit_callbacks(execute=True):
         orders._email_order_received(order, order.invoice)  # the same order again: nothing more
     assert len(_rows("order_received")) == 1 and len(_sent("order_received")) == 1
+
+
+def _issued_invoice(due: dt.date, amount="50.00"):
+    from core.billing.services import invoices
+
+    customer = CustomerFactory(auto_apply_credit=False)
+    draft = invoices.create_draft_invoice(customer, lines=[{"description": "VPS Small", "unit_amount": D(amount)}])
+    return invoices.issue_invoice(draft, due_date=due, email=False)
+
+
+def test_invoice_reminder_once_within_the_window_before_due(settings, django_capture_on_commit_callbacks):
+    from core.billing.services import reminders
+
+    settings.BILLING = {**settings.BILLING, "REMINDER_DAYS_BEFORE_DUE": 3}
+    today = dt.date(2026, 4, 10)
+    invoice = _issued_invoice(today + dt.timedelta(days=3))
+    later = _issued_invoice(today + dt.timedelta(days=4))  # outside the window: not yet
+    with django_capture_on_commit_callbacks(execute=True):
+        assert reminders.send_due_reminders(today - dt.timedelta(days=1)) == 0
+        assert reminders.send_due_reminders(today) == 1
+    (row,) = _rows("invoice_reminder")
+    assert row.recipient == invoice.customer.user.email and invoice.number in row.subject
+    assert later.customer.user.email != row.recipient
+    assert len(_sent("invoice_reminder")) == 1
+    with django_capture_on_commit_callbacks(execute=True):  # the next days' runs: nothing more for this invoice
+        assert reminders.send_due_reminders(today) == 0
+        assert reminders.send_due_reminders(today + dt.timedelta(days=1)) == 1  # `later` enters the window
+    assert len(_sent("invoice_reminder")) == 2
+
+
+def test_paid_invoice_gets_no_reminder_or_overdue_notice(django_capture_on_commit_callbacks):
+    from core.billing.services import payments, reminders
+
+    today = dt.date(2026, 4, 10)
+    invoice = _issued_invoice(today + dt.timedelta(days=2))
+    payments.record_payment(invoice, amount=invoice.amount_due, gateway="manual", gateway_transaction_id="p1")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert reminders.send_invoice_notices(today) == {"reminders": 0, "overdue_notices": 0}
+        assert reminders.send_invoice_notices(today + dt.timedelta(days=5))["overdue_notices"] == 0
+
+
+def test_overdue_notice_once_per_step(settings, django_capture_on_commit_callbacks):
+    from core.billing.services import reminders
+
+    settings.BILLING = {**settings.BILLING, "OVERDUE_NOTICE_DAYS": [1, 7, 14]}
+    due = dt.date(2026, 4, 1)
+    invoice = _issued_invoice(due)
+    with django_capture_on_commit_callbacks(execute=True):
+        counts = [reminders.send_overdue_notices(due + dt.timedelta(days=n)) for n in range(25)]
+        assert reminders.send_overdue_notices(due + dt.timedelta(days=7)) == 0  # a rerun of a step's day
+    assert sum(counts) == 3 and counts[1] == counts[7] == counts[14] == 1
+    rows = _rows("overdue_notice")
+    assert {r.dedupe_key for r in rows} == {f"overdue_notice:{invoice.uuid}:{s}" for s in (1, 2, 3)}
+    assert all(r.recipient == invoice.customer.user.email for r in rows)
+    assert "Final notice" in next(r.subject for r in rows if r.dedupe_key.endswith(":3"))
+    assert len(_sent("overdue_notice")) == 3
+
+
+def test_missed_runs_send_only_the_latest_step_and_old_debts_nothing(django_capture_on_commit_callbacks):
+    from core.billing.services import reminders
+
+    due = dt.date(2026, 4, 1)
+    _issued_invoice(due)
+    _issued_invoice(dt.date(2025, 1, 1))  # long overdue (e.g. imported): never mailed
+    with django_capture_on_commit_callbacks(execute=True):
+        assert reminders.send_overdue_notices(due + dt.timedelta(days=9)) == 1
+    assert [r.dedupe_key.rsplit(":", 1)[1] for r in _rows("overdue_notice")] == ["2"]
+
+
+def test_daily_billing_task_sends_the_notices(provisioning_free_run, django_capture_on_commit_callbacks):
+    from core.billing import tasks
+
+    invoice = _issued_invoice(dt.date(2026, 4, 12))
+    with clock.frozen_at(NOW), django_capture_on_commit_callbacks(execute=True):
+        result = tasks.daily_billing_run()
+    assert result["notices"]["reminders"] == 1
+    assert _rows("invoice_reminder")[0].recipient == invoice.customer.user.email
+
+
+@pytest.fixture
+def provisioning_free_run(request):
+    request.getfixturevalue("provisioning")
