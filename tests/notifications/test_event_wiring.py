@@ -122,3 +122,19 @@ def test_daily_billing_task_sends_the_notices(provisioning_free_run, django_capt
 @pytest.fixture
 def provisioning_free_run(request):
     request.getfixturevalue("provisioning")
+
+
+def test_service_terminated_once_when_termination_is_confirmed(django_capture_on_commit_callbacks):
+    from core.provisioning.services.actions import terminate_service
+    from tests.factories import ServiceFactory
+
+    service = ServiceFactory(connection=None, product__name="VPS Large")  # staff-fulfilled: applied at once
+    with django_capture_on_commit_callbacks(execute=True):
+        terminate_service(service, reason="Cancelled at the end of the period")
+    service.refresh_from_db()
+    assert service.status == "terminated"
+    (row,) = _rows("service_terminated")
+    assert row.recipient == service.customer.user.email and "VPS Large" in row.subject
+    with django_capture_on_commit_callbacks(execute=True):
+        terminate_service(service, reason="again")
+    assert len(_rows("service_terminated")) == 1 and len(_sent("service_terminated")) == 1

@@ -12,7 +12,7 @@ from django.db import transaction
 from core import clock
 from core.audit.services import record
 from core.catalog.models import Product
-from core.notifications.services import send_email
+from core.notifications.services import notify, send_email
 from core.provisioning import drivers
 from core.provisioning.errors import ActionInProgress, InvalidTransition, ProvisioningError
 from core.provisioning.models import ProvisioningJob, Service
@@ -48,7 +48,7 @@ def _request_action(
     if target is not None:
         ensure_can_move(service, target)
     if service.connection_id is None:
-        _confirm_action(service, action, argument)
+        _confirm_action(service, action, argument, reason=message)
         record(f"service.{action}", service, actor=actor, message=message or "Applied without a platform")
         return service
     service.pending_action = action
@@ -58,7 +58,7 @@ def _request_action(
     return service
 
 
-def _confirm_action(service: Service, action: str, argument: str) -> None:
+def _confirm_action(service: Service, action: str, argument: str, *, reason: str = "") -> None:
     """Apply what the platform confirmed to a locked service."""
     target = _ACTION_TARGET[action]
     suspended_at = service.suspended_at  # cleared by the move to active; names the suspension lifted
@@ -93,6 +93,20 @@ def _confirm_action(service: Service, action: str, argument: str) -> None:
                 "service_path": f"/services/{service.uuid}/",
             },
             dedupe_key=f"service_unsuspended:{service.uuid}:{(suspended_at or clock.now()).isoformat()}",
+            customer=service.customer,
+        )
+    elif action == Action.TERMINATE:
+        notify(
+            "service_terminated",
+            to=service.customer.user.email,
+            context={
+                "label": str(service),
+                "product": service.product.name,
+                "service_path": f"/services/{service.uuid}/",
+                "reason": reason,
+                "data_deleted": bool(service.platform_service_id),
+            },
+            key=f"service_terminated:{service.uuid}",
             customer=service.customer,
         )
 
@@ -180,7 +194,7 @@ def terminate_service(service: Service, *, reason: str, actor=None) -> Service:
             ensure_can_move(service, S.TERMINATED)
             if service.pending_action:
                 raise ActionInProgress(f"Service {service.pk} is waiting for “{service.pending_action}”.")
-            _confirm_action(service, Action.TERMINATE, "")
+            _confirm_action(service, Action.TERMINATE, "", reason=reason)
             record("service.terminate", service, actor=actor, message=reason or "Nothing to remove on a platform")
             return service
         return _request_action(service, Action.TERMINATE, target=S.TERMINATED, actor=actor, message=reason)
