@@ -117,3 +117,10 @@ def test_a_plan_in_another_cycle_is_refused_on_the_price_id_field(world):
     response = world.api.post(f"/api/v1/services/{world.service.uuid}/change-plan/preview", {"price_id": yearly.pk})
     assert response.status_code == 422
     assert list(response.json()["fields"]) == ["price_id"]
+
+
+def test_lists_refuse_unknown_query_parameters(world):
+    response = world.api.get("/api/v1/invoices", {"stauts": "paid"})
+    assert response.status_code == 422
+    assert response.json()["fields"] == {"stauts": ["Unknown query parameter."]}
+    assert world.api.get("/api/v1/invoices", {"status": "paid", "page": 1}).status_code == 200

@@ -11,6 +11,7 @@ from core.catalog.models import Price, Product
 from .. import auth
 from ..errors import NotFound, responses
 from ..pagination import Page
+from ..query import known_query
 from ..schemas.catalog import ProductOut
 from .common import amount
 
@@ -45,6 +46,7 @@ def product_out(product) -> dict:
 
 @router.get("/catalog/products", response=responses({200: list[ProductOut]}), auth=auth.read,
             summary="Products for sale")  # fmt: skip
+@known_query("service_type")
 @paginate(Page)
 def list_products(request, service_type: ServiceType | None = None):
     """Active products with at least one price in your billing currency, optionally of one service type."""

@@ -17,6 +17,7 @@ from .. import auth
 from ..errors import ApiError, NotFound, responses
 from ..idempotency import IdempotencyKeyHeader, idempotent
 from ..pagination import Mapped, Page
+from ..query import known_query
 from ..schemas.billing import InvoiceDetailOut, InvoiceOut, PayInvoiceIn, PayInvoiceOut
 from .common import amount, date_range, own, plain
 
@@ -71,6 +72,7 @@ def invoice_detail_out(invoice: Invoice) -> dict:
 
 
 @router.get("/invoices", response=responses({200: list[InvoiceOut]}), auth=auth.read, summary="Your invoices")
+@known_query("status", "date_from", "date_to")
 @paginate(Page)
 def list_invoices(request, status: InvoiceStatus | None = None, date_from: dt.date | None = None,
                   date_to: dt.date | None = None):  # fmt: skip

@@ -17,6 +17,7 @@ from .. import auth
 from ..errors import ApiError, responses
 from ..idempotency import IdempotencyKeyHeader, idempotent
 from ..pagination import Mapped, Page
+from ..query import known_query
 from ..schemas.orders import OrderIn, OrderOut, OrderPreviewOut
 from .common import amount, own, plain
 
@@ -89,6 +90,7 @@ def place_order(request, payload: OrderIn, idempotency_key: str = IdempotencyKey
 
 
 @router.get("/orders", response=responses({200: list[OrderOut]}), auth=auth.read, summary="Your orders")
+@known_query()
 @paginate(Page)
 def list_orders(request):
     customer = auth.caller(request).customer

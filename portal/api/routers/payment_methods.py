@@ -12,6 +12,7 @@ from core.billing.services import methods
 from .. import auth
 from ..errors import responses
 from ..pagination import Mapped, Page
+from ..query import known_query
 from ..schemas.billing import PaymentMethodOut
 from .common import own
 
@@ -28,6 +29,7 @@ def _own_method(customer, method_id: int) -> PaymentMethod:
 
 @router.get("/payment-methods", response=responses({200: list[PaymentMethodOut]}), auth=auth.read,
             summary="Your saved payment methods")  # fmt: skip
+@known_query()
 @paginate(Page)
 def list_payment_methods(request):
     customer = auth.caller(request).customer

@@ -25,6 +25,7 @@ from .. import auth
 from ..errors import ApiError, responses
 from ..idempotency import IdempotencyKeyHeader, idempotent
 from ..pagination import Mapped, Page
+from ..query import known_query
 from ..schemas.services import (
     AcceptedOut,
     CancelIn,
@@ -115,6 +116,7 @@ def _price(price_id: int) -> Price:
 
 
 @router.get("/services", response=responses({200: list[ServiceOut]}), auth=auth.read, summary="Your services")
+@known_query("status", "date_from", "date_to")
 @paginate(Page)
 def list_services(request, status: ServiceStatus | None = None, date_from: dt.date | None = None,
                   date_to: dt.date | None = None):  # fmt: skip

@@ -10,6 +10,7 @@ from .. import auth
 from ..errors import ApiError, NotFound, responses
 from ..idempotency import IdempotencyKeyHeader, idempotent
 from ..pagination import Mapped, Page
+from ..query import known_query
 from ..schemas.tokens import TokenCreatedOut, TokenCreateIn, TokenOut
 
 router = Router(tags=["tokens"])
@@ -27,6 +28,7 @@ def _own_token(user, token_id: int) -> ApiToken:
 
 
 @router.get("/tokens", response=responses({200: list[TokenOut]}), auth=auth.read, summary="Your API tokens")
+@known_query()
 @paginate(Page)
 def list_tokens(request):
     return Mapped(ApiToken.objects.filter(user=auth.caller(request).user).order_by("-created_at", "-id"), token_out)
