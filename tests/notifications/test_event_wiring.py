@@ -138,3 +138,41 @@ def test_service_terminated_once_when_termination_is_confirmed(django_capture_on
     with django_capture_on_commit_callbacks(execute=True):
         terminate_service(service, reason="again")
     assert len(_rows("service_terminated")) == 1 and len(_sent("service_terminated")) == 1
+
+
+def _running_sub(amount="30.00", name="VPS Medium"):
+    from core.billing.services import subscriptions
+
+    customer = CustomerFactory(auto_apply_credit=False)
+    price = PriceFactory(currency=customer.currency, amount=D(amount), product__name=name)
+    return subscriptions.start_subscription(customer, price, start=dt.datetime(2026, 4, 1, tzinfo=dt.UTC))
+
+
+@pytest.mark.usefixtures("provisioning")
+def test_plan_changed_once_per_change(django_capture_on_commit_callbacks):
+    from core.billing.services import proration
+
+    sub = _running_sub("30.00")
+    bigger = PriceFactory(currency=sub.currency, amount=D("60.00"), product__name="VPS Large")
+    with clock.frozen_at(dt.datetime(2026, 4, 16, tzinfo=dt.UTC)), django_capture_on_commit_callbacks(execute=True):
+        result = proration.change_plan(sub, bigger)
+        with pytest.raises(Exception):  # noqa: B017 - the same change again is refused: nothing more is sent
+            proration.change_plan(sub, bigger)
+    (row,) = _rows("plan_changed")
+    assert row.recipient == sub.customer.user.email and "VPS Large" in row.subject
+    assert result.invoice is not None and len(_sent("plan_changed")) == 1
+
+
+@pytest.mark.usefixtures("provisioning")
+def test_subscription_cancelled_once_per_cancellation(django_capture_on_commit_callbacks):
+    from core.billing.services import subscriptions
+
+    sub = _running_sub(name="VPS Large")
+    with clock.frozen_at(dt.datetime(2026, 4, 10, tzinfo=dt.UTC)), django_capture_on_commit_callbacks(execute=True):
+        subscriptions.cancel_subscription(sub, reason="other")
+        subscriptions.cancel_subscription(sub, reason="too_expensive")  # asked again: still one confirmation
+    with clock.frozen_at(dt.datetime(2026, 4, 11, tzinfo=dt.UTC)), django_capture_on_commit_callbacks(execute=True):
+        subscriptions.cancel_subscription(sub)
+    (row,) = _rows("subscription_cancelled")
+    assert row.recipient == sub.customer.user.email and "VPS Large" in row.subject
+    assert len(_sent("subscription_cancelled")) == 1

@@ -137,4 +137,33 @@ def change_plan(
 
         for service in sub.services.exclude(status=Service.Status.TERMINATED):
             provisioning().change_service_package(service, new_price.product, actor=actor)
+        _email_plan_changed(sub, old_price, new_price, preview, result)
     return result
+
+
+def _email_plan_changed(sub: Subscription, old_price, new_price, preview: PlanChangePreview, result) -> None:
+    """Tell the customer the plan changed (queued in the change's transaction; one message per change)."""
+    from core.billing.services.pdf import format_money
+    from core.notifications.services import notify
+
+    service = sub.services.order_by("pk").first()
+    amount = ""
+    if result.invoice is not None:
+        amount = format_money(result.invoice.total, sub.currency_id)
+    elif result.credit:
+        amount = format_money(result.credit, sub.currency_id)
+    notify(
+        "plan_changed",
+        to=sub.customer.user.email,
+        context={
+            "product": new_price.product.name,
+            "label": str(service) if service else new_price.product.name,
+            "service_path": f"/services/{service.uuid}/" if service else "",
+            "old_plan": old_price.product.name,
+            "new_plan": new_price.product.name,
+            "direction": "upgrade" if preview.net > 0 else "downgrade",
+            "amount": amount,
+        },
+        key=f"plan_changed:{sub.uuid}:{old_price.pk}:{new_price.pk}:{preview.at.isoformat()}",
+        customer=sub.customer,
+    )

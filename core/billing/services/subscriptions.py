@@ -110,6 +110,7 @@ def cancel_subscription(subscription: Subscription, *, reason: str = "", comment
         sub = Subscription.objects.select_for_update().get(pk=subscription.pk)
         if sub.status in (Subscription.Status.CANCELLED, Subscription.Status.ENDED):
             raise SubscriptionError("This subscription is already cancelled.")
+        already_cancelling = sub.cancel_at_period_end
         sub.cancel_at_period_end = True
         sub.cancelled_at = clock.now()
         sub.cancel_reason = reason
@@ -123,7 +124,23 @@ def cancel_subscription(subscription: Subscription, *, reason: str = "", comment
             void_invoice(invoice, reason="Subscription cancelled at period end", actor=actor)
         record("subscription.cancel", sub, actor=actor, data={"reason": reason, "comment": comment,
                                                               "at_period_end": True})  # fmt: skip
+        if not already_cancelling:  # a repeated request (e.g. a new survey answer) is not a new cancellation
+            _email_cancelled(sub, at_period_end=True)
     return sub
+
+
+def _email_cancelled(sub: Subscription, *, at_period_end: bool) -> None:
+    """Confirm a cancellation to the customer (queued in its transaction; once per cancellation)."""
+    from core.notifications.services import notify
+
+    ends = sub.current_period_end if at_period_end else (sub.ended_at or clock.now())
+    notify(
+        "subscription_cancelled",
+        to=sub.customer.user.email,
+        context={"product": sub.price.product.name, "at_period_end": at_period_end, "ends_on": f"{ends:%Y-%m-%d}"},
+        key=f"subscription_cancelled:{sub.uuid}:{sub.cancelled_at.isoformat()}",
+        customer=sub.customer,
+    )
 
 
 def resume_subscription(subscription: Subscription, *, actor=None) -> Subscription:
@@ -177,6 +194,7 @@ def cancel_subscription_now(
             add_credit(sub.customer, credit, reason=CreditEntry.Reason.CANCELLATION, actor=actor,
                        description=f"Unused time on subscription {sub.pk}")  # fmt: skip
         record("subscription.cancel_now", sub, actor=actor, data={"reason": reason, "credit": str(credit)})
+        _email_cancelled(sub, at_period_end=False)
         _terminate_services(sub, reason=f"Subscription {sub.pk} cancelled", actor=actor)
     return sub
 
