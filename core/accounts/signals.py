@@ -13,6 +13,14 @@ def record_login_session(sender, request, user, **kwargs):
     if request.session.session_key is None:
         request.session.save()
     request.session["second_factor_required"] = services.has_two_factor(user)
+    from .login_alerts import notify_if_new_device
+
+    notify_if_new_device(
+        user,
+        session_key=request.session.session_key,
+        ip_address=request.META.get("REMOTE_ADDR"),
+        user_agent=request.META.get("HTTP_USER_AGENT", ""),
+    )
     services.record_login_session(
         user,
         request.session.session_key,

@@ -176,3 +176,32 @@ def test_subscription_cancelled_once_per_cancellation(django_capture_on_commit_c
     (row,) = _rows("subscription_cancelled")
     assert row.recipient == sub.customer.user.email and "VPS Large" in row.subject
     assert len(_sent("subscription_cancelled")) == 1
+
+
+FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
+CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
+
+
+def _login(user, ip, agent):
+    from django.contrib.auth import login
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.test import RequestFactory
+
+    request = RequestFactory().get("/", REMOTE_ADDR=ip, HTTP_USER_AGENT=agent)
+    request.session = SessionStore()
+    request.user = user
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+
+
+def test_new_login_only_from_an_unseen_device_and_never_on_the_first_login(django_capture_on_commit_callbacks):
+    user = CustomerFactory().user
+    with django_capture_on_commit_callbacks(execute=True):
+        _login(user, "198.51.100.1", FIREFOX)  # first login after sign-up: nothing
+        _login(user, "198.51.100.1", FIREFOX)  # the same browser again: nothing
+    assert _rows("new_login") == []
+    with django_capture_on_commit_callbacks(execute=True):
+        _login(user, "203.0.113.7", CHROME)  # new device
+        _login(user, "203.0.113.7", CHROME)  # the same new device again: nothing more
+    (row,) = _rows("new_login")
+    assert row.recipient == user.email and "203.0.113.7" in row.text_body and "Chrome on Windows" in row.text_body
+    assert len(_sent("new_login")) == 1
