@@ -8,7 +8,6 @@ from decimal import Decimal
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.forms import PasswordResetForm
 from django.shortcuts import redirect
 from django.urls import reverse
 
@@ -19,6 +18,7 @@ from core.billing.services import credit
 from core.billing.services.invoices import create_draft_invoice
 from core.provisioning.errors import ProvisioningError
 from core.provisioning.services.customer_actions import suspend_customer_services, unsuspend_customer_services
+from portal.notifications.forms import OutboxPasswordResetForm
 
 from .forms import DialogForm, finish_dialog
 
@@ -97,7 +97,7 @@ def unsuspend_services_action(request, form, object_id):
 
 def send_password_reset_action(request, form, object_id):
     customer = Customer.objects.select_related("user").get(pk=object_id)
-    reset = PasswordResetForm({"email": customer.user.email})
+    reset = OutboxPasswordResetForm({"email": customer.user.email})  # the catalogue email, via the outbox
     if reset.is_valid():
         reset.save(
             request=request,

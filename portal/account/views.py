@@ -23,6 +23,7 @@ from core.accounts import services
 from core.accounts.errors import AccountError
 from core.accounts.models import ApiToken, Contact
 from portal.access import customer_required, refuse_while_impersonating
+from portal.notifications.forms import OutboxPasswordResetForm
 
 from . import forms
 
@@ -92,6 +93,7 @@ def _safe(request, url: str | None) -> bool:
 
 
 class PasswordResetView(auth_views.PasswordResetView):
+    form_class = OutboxPasswordResetForm  # the catalogue's password_reset email, through the outbox
     template_name = "portal/account/password_reset.html"
     email_template_name = "portal/account/password_reset_email.txt"
     subject_template_name = "portal/account/password_reset_subject.txt"

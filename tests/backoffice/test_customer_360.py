@@ -179,9 +179,11 @@ def test_quick_suspend_all_services_needs_a_reason_and_only_touches_active_ones(
     assert AuditLog.objects.filter(action="customer.suspend_services", customer=customer, actor=staff_user).exists()
 
 
-def test_quick_password_reset_emails_the_customer(staff_client):
+def test_quick_password_reset_emails_the_customer(staff_client, django_capture_on_commit_callbacks):
     customer = CustomerFactory()
     mail.outbox.clear()
-    staff_client.post(_action("send_password_reset_action", customer), SUBMIT)
+    with django_capture_on_commit_callbacks(execute=True):  # sent through the outbox, after commit
+        staff_client.post(_action("send_password_reset_action", customer), SUBMIT)
     assert [m.to for m in mail.outbox] == [[customer.email]]
+    assert Notification.objects.filter(event="password_reset", recipient=customer.email).count() == 1
     assert AuditLog.objects.filter(action="auth.password_reset_sent", customer=customer).exists()

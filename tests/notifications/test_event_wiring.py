@@ -205,3 +205,15 @@ def test_new_login_only_from_an_unseen_device_and_never_on_the_first_login(djang
     (row,) = _rows("new_login")
     assert row.recipient == user.email and "203.0.113.7" in row.text_body and "Chrome on Windows" in row.text_body
     assert len(_sent("new_login")) == 1
+
+
+def test_portal_password_reset_goes_through_the_outbox_once_per_link(client, django_capture_on_commit_callbacks):
+    from django.urls import reverse
+
+    user = CustomerFactory().user
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("portal:password_reset"), {"email": user.email})
+    assert response.status_code == 302
+    (row,) = _rows("password_reset")
+    assert row.recipient == user.email and "/password-reset/" in row.text_body
+    assert len(_sent("password_reset")) == 1

@@ -182,9 +182,10 @@ def test_api_token_secret_is_shown_once_stored_hashed_and_revocable(customer_cli
     assert token.revoked_at is not None and not token.is_active
 
 
-def test_password_reset_sends_a_link_that_sets_a_new_password(client):
+def test_password_reset_sends_a_link_that_sets_a_new_password(client, django_capture_on_commit_callbacks):
     customer = CustomerFactory(user__email="reset@example.com")
-    client.post(reverse("portal:password_reset"), {"email": "reset@example.com"})
+    with django_capture_on_commit_callbacks(execute=True):  # the outbox sends after commit
+        client.post(reverse("portal:password_reset"), {"email": "reset@example.com"})
     [message] = mail.outbox
     path = re.search(r"https?://[^/\s]+(/password-reset/\S+/)", message.body).group(1)
     response = client.get(path, follow=True)
