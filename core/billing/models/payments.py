@@ -114,6 +114,8 @@ class Payment(models.Model):
         indexes = [
             models.Index(fields=["gateway_transaction_id"], name="payment_gateway_txn_idx"),
             models.Index(fields=["reference"], name="payment_reference_idx"),
+            # Open disputes (dashboard, admin filter) are rare: found by index, not by reading every payment.
+            models.Index(fields=["is_disputed", "received_at"], name="payment_disputed_idx"),
         ]
         constraints = [
             models.UniqueConstraint(
