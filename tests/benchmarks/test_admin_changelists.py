@@ -103,8 +103,9 @@ def test_changelists_stay_fast_with_a_million_invoices(client):
                         print(f"      {q['time']}s {q['sql'][:400]}")
     print(f"load at end {_load()}; query counts per list: {counts}")
     for admin_name, seen in counts.items():
-        # Without search: the same queries whatever the filter or page (one fewer when everything fits on
-        # one page: no page-keys query). Search adds a fixed number of lookups per search field.
-        assert max(seen["list"]) - min(seen["list"]) <= 1, (admin_name, seen)
+        # Without search: the same queries whatever the filter or page, give or take the page-keys query
+        # (skipped when everything fits on one page) and the exact count an unfiltered list below
+        # ESTIMATE_ABOVE rows adds to the statistics lookup. Search adds a fixed number per search field.
+        assert max(seen["list"]) - min(seen["list"]) <= 2, (admin_name, seen)
     if os.environ.get("BENCH_STRICT", "1") == "1":
         assert not slow, f"over {BUDGET_MS} ms: {slow}"
