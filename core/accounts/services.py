@@ -56,6 +56,7 @@ def sign_up_customer(
     currency: str | Currency | None = None,
     send_welcome: bool = True,
     actor: User | None = None,
+    ip_address: str | None = None,
     **profile,
 ) -> Customer:
     """Create a portal user and their customer record.
@@ -110,6 +111,10 @@ def sign_up_customer(
                 fields=[("Country", customer.country or "—"), ("Currency", billing_currency.code)],
                 dedupe_key=f"signup:{user.pk}",
             )
+            if actor is None:  # self sign-ups only: staff-made and imported accounts are trusted
+                from .signup_checks import alert_if_suspicious
+
+                alert_if_suspicious(customer, email=email, ip_address=ip_address)
     except IntegrityError as exc:  # a concurrent signup with the same address won the race
         raise EmailTakenError(
             "An account with this email address already exists. Sign in or reset your password."

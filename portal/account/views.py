@@ -55,6 +55,7 @@ def signup(request):
                 currency=data["currency"].code,
                 company=data["company"],
                 country=data["country"],
+                ip_address=request.META.get("REMOTE_ADDR"),
             )
         except AccountError as exc:
             _form_error(form, exc)

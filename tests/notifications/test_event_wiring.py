@@ -217,3 +217,60 @@ def test_portal_password_reset_goes_through_the_outbox_once_per_link(client, dja
     (row,) = _rows("password_reset")
     assert row.recipient == user.email and "/password-reset/" in row.text_body
     assert len(_sent("password_reset")) == 1
+
+
+@pytest.fixture
+def usd():
+    from tests.factories import CurrencyFactory
+
+    return CurrencyFactory(code="USD")
+
+
+def _alerts():
+    return list(Notification.objects.filter(channel=Notification.Channel.DISCORD, subject="Suspicious sign-up"))
+
+
+@pytest.mark.usefixtures("usd")
+def test_suspicious_signup_alert_for_a_disposable_domain_once(settings, django_capture_on_commit_callbacks):
+    from core.accounts.services import sign_up_customer
+
+    settings.DISCORD_WEBHOOKS = {"security": "https://discord.com/api/webhooks/1/security"}
+    with django_capture_on_commit_callbacks(execute=False):
+        customer = sign_up_customer(email="x@mailinator.com", password="a long phrase 4 tests", ip_address="192.0.2.1")
+        sign_up_customer(email="ada@example.com", password="a long phrase 4 tests", ip_address="192.0.2.2")
+    (alert,) = _alerts()
+    assert alert.recipient == "discord:security" and "disposable" in alert.text_body
+    assert alert.dedupe_key == f"suspicious_signup:{customer.user_id}"
+    from core.accounts.signup_checks import alert_if_suspicious
+
+    alert_if_suspicious(customer, email="x@mailinator.com", ip_address=None)  # again: nothing more
+    assert len(_alerts()) == 1
+
+
+@pytest.mark.usefixtures("usd")
+def test_suspicious_signup_alert_when_one_ip_signs_up_too_often(settings):
+    from django.core.cache import cache
+
+    from core.accounts.services import sign_up_customer
+
+    cache.clear()
+    settings.DISCORD_WEBHOOKS = {"security": "https://discord.com/api/webhooks/1/security"}
+    settings.SIGNUP_MAX_PER_IP_PER_HOUR = 2
+    with clock.frozen_at(NOW):
+        for n in range(3):
+            sign_up_customer(email=f"user{n}@example.com", password="a long phrase 4 tests", ip_address="192.0.2.9")
+        sign_up_customer(email="other@example.com", password="a long phrase 4 tests", ip_address="192.0.2.10")
+    (alert,) = _alerts()
+    assert "user2@example.com" in alert.text_body and "3 sign-ups from 192.0.2.9" in alert.text_body
+    with clock.frozen_at(NOW + dt.timedelta(hours=1)):  # a new hour starts a new count
+        sign_up_customer(email="user9@example.com", password="a long phrase 4 tests", ip_address="192.0.2.9")
+    assert len(_alerts()) == 1
+
+
+@pytest.mark.usefixtures("usd")
+def test_staff_made_accounts_are_never_flagged(settings, staff_user):
+    from core.accounts.services import sign_up_customer
+
+    settings.DISCORD_WEBHOOKS = {"security": "https://discord.com/api/webhooks/1/security"}
+    sign_up_customer(email="y@yopmail.com", password=None, actor=staff_user, ip_address="192.0.2.1")
+    assert _alerts() == []
