@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
+from django.http import Http404, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -116,13 +116,14 @@ def service_power(request, uuid):
     service = get_own_or_404(_services(request).select_related("connection"), request, uuid=uuid)
     signal = request.POST.get("signal", "")
     if signal not in dict(POWER_CHOICES):
-        messages.error(request, "Choose start, shut down or restart.")
-    else:
-        try:
-            power_service(service, PowerAction(signal), actor=request.user)
-            messages.success(request, f"{dict(POWER_CHOICES)[signal]} sent to {service}.")
-        except ProvisioningError as exc:
-            messages.error(request, str(exc))
+        # A form never posts another value: answer the malformed request with a 400, nothing sent.
+        return HttpResponseBadRequest("Unknown power action: choose start, shut down or restart.",
+                                      content_type="text/plain")  # fmt: skip
+    try:
+        power_service(service, PowerAction(signal), actor=request.user)
+        messages.success(request, f"{dict(POWER_CHOICES)[signal]} sent to {service}.")
+    except ProvisioningError as exc:
+        messages.error(request, str(exc))
     return redirect("portal:service_detail", uuid=service.uuid)
 
 
