@@ -7,7 +7,8 @@ from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.models import Group
-from django.db.models import Count
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django_otp_webauthn.admin import WebAuthnCredentialAdmin
 from django_otp_webauthn.settings import app_settings as webauthn_settings
@@ -39,6 +40,7 @@ from .base import (
     money,
 )
 from .notifications import OutboxInline
+from .scale import LargeTableAdminMixin
 from .support import TicketInline
 
 # --- Users ------------------------------------------------------------------------------
@@ -253,7 +255,7 @@ class CustomerOutboxInline(OutboxInline):
 
 
 @admin.register(Customer)
-class CustomerAdmin(SimpleHistoryAdmin, ImportExportModelAdmin, ModelAdmin):
+class CustomerAdmin(LargeTableAdminMixin, SimpleHistoryAdmin, ImportExportModelAdmin, ModelAdmin):
     """The customer 360: summary cards, quick actions, the timeline, then tabs for services,
     subscriptions, invoices, payments, credit and staff notes."""
 
@@ -329,7 +331,10 @@ class CustomerAdmin(SimpleHistoryAdmin, ImportExportModelAdmin, ModelAdmin):
     )
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(n_services=Count("services"))
+        # A correlated count, not a JOIN ... GROUP BY over every customer: only the page's rows
+        # evaluate it, and the list's COUNT drops it (backoffice/admin/scale.py keeps counts cheap).
+        services = Service.objects.filter(customer=OuterRef("pk")).order_by().values("customer").annotate(n=Count("pk"))
+        return super().get_queryset(request).annotate(n_services=Coalesce(Subquery(services.values("n")), 0))
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None and obj.pk:
