@@ -36,7 +36,7 @@ def log_in(page, base_url: str, email: str) -> None:
     page.wait_for_selector("text=Welcome")
 
 
-def pay_with_card(page, base_url: str, invoice: Invoice, card: str, shot: str = "") -> None:
+def pay_with_card(page, base_url: str, invoice: Invoice, card: str, shot: str = "", save: bool = False) -> None:
     page.goto(f"{base_url}/billing/invoices/")
     page.click(f"a:text-is('{invoice.number}')")
     page.wait_for_selector(f"h1:has-text('Invoice {invoice.number}')")
@@ -45,6 +45,8 @@ def pay_with_card(page, base_url: str, invoice: Invoice, card: str, shot: str = 
     if shot:
         page.screenshot(path=shot, full_page=True)
     page.fill("input[name='card_number']", card)
+    if save:
+        page.check("input[name='save_method']")
     page.click("button:text('Pay with this card')")
 
 
@@ -62,7 +64,7 @@ def test_customer_pays_an_open_invoice_by_card_and_with_3d_secure(live_server, b
     page.screenshot(path="/tmp/portal_invoice_list.png", full_page=True)
 
     # 4242: paid straight away.
-    pay_with_card(page, live_server.url, first, "4242 4242 4242 4242", shot="/tmp/portal_invoice_pay.png")
+    pay_with_card(page, live_server.url, first, "4242 4242 4242 4242", shot="/tmp/portal_invoice_pay.png", save=True)
     page.wait_for_selector(f"text=invoice {first.number} is paid")
     assert page.inner_text("h1 .badge") == "Paid"
     page.screenshot(path="/tmp/portal_invoice_paid.png", full_page=True)
@@ -78,10 +80,10 @@ def test_customer_pays_an_open_invoice_by_card_and_with_3d_secure(live_server, b
     assert page.inner_text("h1 .badge") == "Paid"
     assert Invoice.objects.get(pk=second.pk).status == Invoice.Status.PAID
 
-    # Both cards were saved; the subscription page offers them for its renewals.
-    assert methods.active_payment_methods(customer).count() == 2
+    # Only the card the customer asked to keep was saved; the subscription page offers it for renewals.
+    assert methods.active_payment_methods(customer).count() == 1
     page.goto(f"{live_server.url}/billing/methods/")
     page.screenshot(path="/tmp/portal_methods.png", full_page=True)
     page.goto(f"{live_server.url}/billing/subscriptions/{sub.uuid}/")
     page.screenshot(path="/tmp/portal_subscription.png", full_page=True)
-    assert page.locator("input[name='method']").count() == 3  # default + the two saved cards
+    assert page.locator("input[name='method']").count() == 2  # default + the saved card
