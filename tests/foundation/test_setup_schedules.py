@@ -40,3 +40,16 @@ def test_setup_schedules_includes_every_real_provider():
     for module_path, ensure in schedule_providers():
         assert module_path.endswith(".tasks") and callable(ensure)
     call_command("setup_schedules", stdout=io.StringIO())
+
+
+def test_every_recurring_job_of_the_system_is_scheduled():
+    """What production relies on running by itself: billing, bandwidth, notifications retries, the ticket
+    mirror, the MRR snapshot and the API's idempotency purge."""
+    call_command("setup_schedules", stdout=io.StringIO())
+    funcs = set(Schedule.objects.values_list("func", flat=True))
+    for func in ("core.support.tasks.refresh_all_mirrors", "portal.api.tasks.purge_idempotency_keys"):
+        assert func in funcs
+    assert any(f.startswith("core.billing.") for f in funcs)
+    assert any(f.startswith("core.usage.") for f in funcs)
+    assert any(f.startswith("core.notifications.") for f in funcs)
+    assert any(f.startswith("core.analytics.") for f in funcs)
