@@ -19,7 +19,7 @@ from core.catalog.models import Price
 from core.provisioning.drivers import PowerAction
 from core.provisioning.models import Service
 from core.provisioning.services import power_service, service_usage
-from core.usage.models import BandwidthPeriod
+from core.usage.queries import period_usage
 
 from .. import auth
 from ..errors import ApiError, responses
@@ -148,14 +148,14 @@ def power(request, service_id: uuid.UUID, payload: PowerIn):
 def usage(request, service_id: uuid.UUID):
     service = _own_service(auth.caller(request).customer_id, service_id)
     live = service_usage(service)
-    period = BandwidthPeriod.objects.filter(service=service).order_by("-period_start", "-id").first()
+    bandwidth = period_usage(service)
     return {
         "live": None if live is None else {name: getattr(live, name) for name in (
             "power_state", "cpu_percent", "memory_bytes", "memory_limit_bytes", "disk_bytes", "disk_limit_bytes",
             "traffic_in_bytes", "traffic_out_bytes", "traffic_total_bytes")},
-        "bandwidth": None if period is None else {
-            "period_start": period.period_start, "period_end": period.period_end, "bytes_in": period.bytes_in,
-            "bytes_out": period.bytes_out, "quota_bytes": period.quota_bytes},
+        "bandwidth": {name: getattr(bandwidth, name) for name in (
+            "period_start", "period_end", "bytes_in", "bytes_out", "used_bytes", "quota_bytes", "percent",
+            "projected_bytes", "counting", "daily")},
     }  # fmt: skip
 
 

@@ -60,12 +60,26 @@ class LiveUsageOut(Schema):
     traffic_total_bytes: int | None
 
 
+class BandwidthDayOut(Schema):
+    day: dt.date
+    bytes_in: int
+    bytes_out: int
+    used: int = Field(description="What the product counts for the day (by default the larger of in and out).")
+
+
 class BandwidthOut(Schema):
+    """This billing period's metered bandwidth (decimal units: 1 GB = 10^9 bytes)."""
+
     period_start: dt.date
     period_end: dt.date
     bytes_in: int
     bytes_out: int
-    quota_bytes: int | None
+    used_bytes: int = Field(description="What counts against the quota (in, out, both or the larger: per product).")
+    quota_bytes: int | None = Field(description="Null: unmetered.")
+    percent: int | None
+    projected_bytes: int = Field(description="Straight-line projection to the end of the period.")
+    counting: str
+    daily: list[BandwidthDayOut]
 
 
 class UsageOut(Schema):
