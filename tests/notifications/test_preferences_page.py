@@ -64,3 +64,10 @@ def test_password_reset_goes_through_the_outbox(settings, django_capture_on_comm
 
     row = Notification.objects.get(event="password_reset")
     assert row.customer == customer and row.status == "sent"
+
+
+def test_account_settings_link_to_the_email_preferences(customer_client):
+    from django.urls import reverse
+
+    body = customer_client.get(reverse("portal:profile")).content.decode()
+    assert reverse("portal:notification_preferences") in body
