@@ -361,7 +361,9 @@ PROVISIONING = {
 # Bandwidth metering (core/usage/conf.py holds the defaults and what each key means).
 FLOW_SOURCE_CLASS = env.str(
     "FLOW_SOURCE_CLASS",
-    default="integrations.elastiflow.client.ElastiFlowSource" if IS_PRODUCTION else "core.usage.sandbox.SandboxFlowSource",
+    default="integrations.elastiflow.client.ElastiFlowSource"
+    if IS_PRODUCTION
+    else "core.usage.sandbox.SandboxFlowSource",
 )
 USAGE = {
     "REREAD_WINDOWS": env.int("USAGE_REREAD_WINDOWS", default=3),

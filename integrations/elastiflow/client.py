@@ -170,7 +170,9 @@ class ElastiFlowSource:
                     counts.docs[ip] = counts.docs.get(ip, 0) + int(bucket["doc_count"])
                     counts.doc_count += int(bucket["doc_count"])
             except (KeyError, TypeError) as exc:
-                raise FlowSourceError(f"Unexpected Elasticsearch response shape (missing {exc}).", kind="bad_response") from exc
+                raise FlowSourceError(
+                    f"Unexpected Elasticsearch response shape (missing {exc}).", kind="bad_response"
+                ) from exc
             after = agg.get("after_key")
             # A page shorter than the page size is the last one: no extra empty request.
             if not buckets or not after or len(buckets) < page_size:
