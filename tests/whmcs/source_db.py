@@ -21,7 +21,8 @@ import bcrypt
 import MySQLdb
 from django.conf import settings
 
-SCHEMA = Path(settings.BASE_DIR).parent / "shared" / "whmcs" / "whmcs-8.4-schema.sql"
+# The WHMCS 8.4 schema dump, kept in the repository so a clean clone (CI) builds the source database.
+SCHEMA = Path(__file__).parent / "schema" / "whmcs-8.4-schema.sql"
 CENT = Decimal("0.01")
 
 
