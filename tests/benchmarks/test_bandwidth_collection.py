@@ -25,6 +25,7 @@ import pstats
 import time
 
 import pytest
+from django.db import connection
 
 from core import clock
 from core.accounts.models import Customer, User
@@ -135,3 +136,19 @@ def test_collect_10k_services_30_days(settings):
     if profile:
         pstats.Stats(profile).sort_stats("cumulative").print_stats(30)
     assert per_window <= 10
+
+
+@pytest.fixture(autouse=True)
+def _truncate_ledger():
+    """The test database's flush after a transactional test DELETEs row by row on MySQL/MariaDB:
+    for 7.2 million ledger rows that took longer than the benchmark. TRUNCATE the big tables first."""
+    yield
+    if connection.vendor != "mysql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET FOREIGN_KEY_CHECKS = 0")
+        try:
+            for model in (HourlyUsage, BandwidthUsage, CollectionWindow):
+                cursor.execute(f"TRUNCATE TABLE {connection.ops.quote_name(model._meta.db_table)}")
+        finally:
+            cursor.execute("SET FOREIGN_KEY_CHECKS = 1")
