@@ -195,13 +195,19 @@ class BillingCycle(models.TextChoices):
     QUARTERLY = "quarterly", "Quarterly"
     SEMI_ANNUAL = "semi_annual", "Semi-annual"
     ANNUAL = "annual", "Annual"
+    BIENNIAL = "biennial", "Biennial"
+    TRIENNIAL = "triennial", "Triennial"
 
 
+# Every cycle is a whole number of calendar months: the billing engine (periods, renewals, MRR,
+# usage periods) works from this table alone, so a cycle added here is billed like the others.
 CYCLE_MONTHS = {
     BillingCycle.MONTHLY: 1,
     BillingCycle.QUARTERLY: 3,
     BillingCycle.SEMI_ANNUAL: 6,
     BillingCycle.ANNUAL: 12,
+    BillingCycle.BIENNIAL: 24,
+    BillingCycle.TRIENNIAL: 36,
 }
 
 
