@@ -492,6 +492,12 @@ EXPECTED_COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     "tblactivitylog": ("id", "date", "description", "user", "userid", "user_id", "admin_id", "ipaddr"),
     "tblconfiguration": ("id", "setting", "value", "created_at", "updated_at"),
+    # Configurable options: groups linked to products, options, their choices, each service's choice.
+    "tblproductconfiggroups": ("id", "name", "description"),
+    "tblproductconfiglinks": ("id", "gid", "pid"),
+    "tblproductconfigoptions": ("id", "gid", "optionname", "optiontype", "qtyminimum", "qtymaximum", "order", "hidden"),
+    "tblproductconfigoptionssub": ("id", "configid", "optionname", "sortorder", "hidden"),
+    "tblhostingconfigoptions": ("id", "relid", "configid", "optionid", "qty"),
     "tbladdons": (
         "id",
         "packages",
