@@ -111,6 +111,34 @@ class ImportedContact(models.Model):
         return f"{self.first_name} {self.last_name}".strip() or self.email
 
 
+class ImportedClientUser(models.Model):
+    """A WHMCS 8 login user of a client who is not the client's owner (tblusers_clients row).
+
+    Our customers have one login each (Customer.user), so such a user becomes a Contact of the
+    customer (`contact`) and their login facts are kept here: the WHMCS password hash in the form
+    core.accounts.hashers checks, and the permissions WHMCS gave them on this client.
+    """
+
+    customer = models.ForeignKey("accounts.Customer", on_delete=models.CASCADE, related_name="whmcs_users")
+    contact = models.ForeignKey(
+        "accounts.Contact", null=True, blank=True, on_delete=models.SET_NULL, related_name="whmcs_users"
+    )
+    whmcs_id = models.PositiveIntegerField("WHMCS ID", unique=True, help_text="tblusers_clients.id")
+    whmcs_user_id = models.PositiveIntegerField("WHMCS user ID", db_index=True, help_text="tblusers.id")
+    email = models.CharField(max_length=254, blank=True)
+    first_name = models.CharField(max_length=150, blank=True)
+    last_name = models.CharField(max_length=150, blank=True)
+    password = models.CharField(max_length=255, blank=True, help_text="WHMCS hash as core.accounts.hashers reads it")
+    permissions = models.JSONField(default=list, blank=True)
+    email_verified = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["customer", "whmcs_id"]
+
+    def __str__(self):
+        return self.email or f"WHMCS user {self.whmcs_user_id}"
+
+
 # Proxies that carry the admin's upload pages for WHMCS's own CSV/XLSX data-export reports
 # (backoffice/resources_whmcs.py): one per report, matched by WHMCS id.
 class WhmcsClientUpload(Customer):

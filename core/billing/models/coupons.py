@@ -98,6 +98,8 @@ class CouponRedemption(models.Model):
         "billing.Subscription", null=True, blank=True, on_delete=models.SET_NULL, related_name="coupon_redemptions"
     )
     redeemed_at = models.DateTimeField(default=clock.now)
+    # "order:<tblorders.id>" or "hosting:<tblhosting.id>" for redemptions imported from WHMCS.
+    whmcs_ref = models.CharField("WHMCS reference", max_length=32, null=True, blank=True, unique=True)
 
     class Meta:
         ordering = ["-redeemed_at"]

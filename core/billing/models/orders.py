@@ -47,19 +47,23 @@ class Order(models.Model):
 
 class OrderItem(models.Model):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="items")
-    price = models.ForeignKey("catalog.Price", on_delete=models.PROTECT, related_name="+")
+    # Empty only on items imported from WHMCS that have no price here (addons, biennial cycles);
+    # what WHMCS charged is in config["whmcs"]. Our own orders always name a price.
+    price = models.ForeignKey("catalog.Price", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     quantity = models.PositiveSmallIntegerField(default=1)
     hostname = models.CharField(max_length=253, blank=True)
     config = models.JSONField(default=dict, blank=True, help_text="OS template, SSH key, game variables…")
     subscription = models.ForeignKey(
         "billing.Subscription", null=True, blank=True, on_delete=models.SET_NULL, related_name="order_items"
     )
+    # "hosting:<tblhosting.id>" or "addon:<tblhostingaddons.id>" for items imported from WHMCS.
+    whmcs_ref = models.CharField("WHMCS reference", max_length=32, null=True, blank=True, unique=True)
 
     class Meta:
         constraints = [models.CheckConstraint(condition=Q(quantity__gte=1), name="orderitem_quantity_positive")]
 
     def __str__(self):
-        return f"{self.price} x{self.quantity}"
+        return f"{self.price or self.config.get('whmcs', {}).get('name', 'WHMCS item')} x{self.quantity}"
 
 
 class Subscription(models.Model):

@@ -195,7 +195,9 @@ def fulfil_order(order: Order) -> Order:
 
         start = order.invoice.paid_at or clock.now()
         created = []
-        for item in order.items.select_related("price__product").filter(subscription__isnull=True):
+        # Items imported from WHMCS (whmcs_ref) already have their services: never start them again.
+        items = order.items.select_related("price__product").filter(subscription__isnull=True, whmcs_ref__isnull=True)
+        for item in items:
             coupon = order.coupon
             keep, remaining = (False, None)
             if coupon is not None and coupon_service.applies_to(coupon, item.price.product):
