@@ -40,3 +40,12 @@ class ReauthenticationRequired(ProvisioningError):
 
 class RefundNotPossible(ProvisioningError):
     """The failed service has no paid invoice to refund or credit, or was already handled."""
+
+
+class ReinstallNotAllowed(ProvisioningError):
+    """A reinstall the service's state, platform or product does not allow. `field` names the input
+    at fault (the template) when it is the customer's choice."""
+
+    def __init__(self, message: str, *, field: str | None = None):
+        self.field = field
+        super().__init__(message)

@@ -139,6 +139,8 @@ class ProvisioningJob(models.Model):
         USAGE = "usage", "Usage"
         PANEL_URL = "panel_url", "Panel link"
         CHECK = "check", "Connection check"
+        REINSTALL = "reinstall", "Reinstall"
+        POLL_REINSTALL = "poll_reinstall", "Poll reinstall"
 
     class Outcome(models.TextChoices):
         QUEUED = "queued", "Queued"

@@ -8,6 +8,7 @@
 - retries.py       backoff or giving up after a failed platform call
 - lifecycle.py     run_job (the queued entry point) and provision_service
 - access.py        power, usage, panel link, new credentials (synchronous platform calls)
+- reinstall.py     reinstall a service with a template from its product's list (queued)
 - compensation.py  refund or credit a service that failed for good
 - checks.py        platform connection checks (manage.py platform_check)
 - jobs.py          the ProvisioningJob log and queue; states.py the transition table
@@ -21,6 +22,7 @@ from .compensation import refund_or_credit_failed_service
 from .create import assign_hardware, create_service, queue_provisioning, retry_provisioning
 from .credentials import generate_password
 from .lifecycle import provision_service, run_job
+from .reinstall import reinstall_blocker, reinstall_service, reinstall_templates
 from .states import TRANSITIONS, can_move
 
 __all__ = [
@@ -37,6 +39,9 @@ __all__ = [
     "provision_service",
     "queue_provisioning",
     "refund_or_credit_failed_service",
+    "reinstall_blocker",
+    "reinstall_service",
+    "reinstall_templates",
     "reset_service_credentials",
     "retry_provisioning",
     "run_job",

@@ -6,6 +6,7 @@ Where the lifecycle lives, by topic:
 - build.py        the create job (ids of partial creates kept), build polling, activation
 - actions.py      suspend, unsuspend, terminate, change package (confirmed by the platform)
 - credentials.py  passwords, the reset before the welcome email, the welcome email
+- reinstall.py    reinstall (erase and install a template again) and its polling
 - retries.py      the next attempt with backoff, or giving up and alerting staff
 - states.py       the transition table; jobs.py the ProvisioningJob log and queue
 
@@ -42,6 +43,7 @@ from .build import run_create, run_poll, save_platform_ids
 from .create import assign_hardware, create_service, queue_provisioning, retry_provisioning
 from .credentials import run_reset_credentials
 from .credentials import send_welcome_email as _send_welcome
+from .reinstall import run_reinstall, run_reinstall_poll
 from .retries import retry_or_fail
 from .states import S, lock_service
 
@@ -73,6 +75,8 @@ _HANDLERS = {
     Action.TERMINATE: run_action,
     Action.CHANGE_PACKAGE: run_action,
     Action.RESET_CREDENTIALS: run_reset_credentials,
+    Action.REINSTALL: run_reinstall,
+    Action.POLL_REINSTALL: run_reinstall_poll,
 }
 
 

@@ -79,6 +79,10 @@ def report_progress(request: ProvisionRequest, ids: dict) -> None:
 class EnhanceDriver(ProvisioningDriver):
     platform = "enhance"
     supports_hard_stop = False
+    # Web hosting has no machine to reinstall (platforms.md §4): sites are restored or rebuilt in the panel.
+    reinstall_unsupported_reason = (
+        "Web hosting has no reinstall: restore files or a website from a backup in the control panel, or open a ticket."
+    )
 
     def __init__(
         self,

@@ -28,6 +28,8 @@ from core.provisioning.drivers import (
     ProvisioningDriver,
     ProvisionRequest,
     ProvisionResult,
+    ReinstallRequest,
+    ReinstallResult,
     ResourceUsage,
 )
 from integrations.http import ApiError, redact
@@ -92,6 +94,7 @@ def _int_or_none(value: Any) -> int | None:
 class PterodactylDriver(ProvisioningDriver):
     platform = "pterodactyl"
     supports_hard_stop = True  # the `kill` signal
+    supports_reinstall = True  # the egg's install script runs again (POST /servers/{id}/reinstall)
 
     def __init__(self, connection, *, transport=None, sleep=None):
         super().__init__(connection)
@@ -526,6 +529,31 @@ class PterodactylDriver(ProvisioningDriver):
             "skip_scripts": False,
         }
         self.app.update_startup(int(server["id"]), body)
+
+    def reinstall(self, service, request: ReinstallRequest) -> ReinstallResult:
+        """Run the egg's install script again (`POST /servers/{id}/reinstall`, 204), which wipes the
+        server's files. A template naming another egg of the product's list switches to it first
+        (`PATCH /servers/{id}/startup` with that egg's image, startup and full variable set). The
+        panel login is untouched, so its password stays."""
+        server_id = self._server_id(service)
+        config = dict(request.config or {})
+        with _platform_errors():
+            server = self.app.get_server(server_id)
+            egg_id = _int_or_none(request.template)
+            if egg_id and egg_id != _int_or_none(server.get("egg")):
+                nest_id = _int_or_none(request.choice.get("nest_id")) or _int_or_none(server.get("nest"))
+                choice = {"egg_id": egg_id, "nest_id": nest_id}
+                self._update_startup(server, choice, config.get("environment") or {})
+                config.update(choice)
+            self.app.reinstall_server(server_id)
+        return ReinstallResult(
+            state=BuildState.BUILDING,
+            password_applied=False,
+            credentials={"password": (service.credentials or {}).get("password")}
+            if (service.credentials or {}).get("password")
+            else {},
+            config={k: config[k] for k in ("egg_id", "nest_id") if config.get(k)},
+        )
 
     def power(self, service, action: PowerAction) -> None:
         client = self._client_api()

@@ -85,6 +85,7 @@ def _take_fault(connection: PlatformConnection, operation: str) -> dict | None:
 class SandboxDriver(drivers.ProvisioningDriver):
     platform = "sandbox"
     supports_hard_stop = True
+    supports_reinstall = True
 
     def inject_fault(self, operation: str, mode: str, **options) -> None:
         """The same as the module's inject_fault, reachable through get_driver (seed_demo uses it)."""
@@ -281,6 +282,33 @@ class SandboxDriver(drivers.ProvisioningDriver):
     def reset_credentials(self, service, new_password: str) -> dict:
         self._faulty("reset_credentials", lambda: self._set(service, password_set_at=clock.now()))
         return {"password": new_password}
+
+    def reinstall(self, service, request: drivers.ReinstallRequest) -> drivers.ReinstallResult:
+        """Erase and build again: the server is building for `build_seconds` and takes our password."""
+
+        def work():
+            resource = self._get(service)
+            if resource.is_suspended:
+                raise drivers.DriverError("sandbox: the server is suspended", status_code=423)
+            build_seconds = float(self.settings.get("build_seconds", DEFAULT_BUILD_SECONDS))
+            now = clock.now()
+            ready = build_seconds <= 0
+            SandboxResource.objects.filter(pk=resource.pk).update(
+                build_state="ready" if ready else "building",
+                power_state="running" if ready else "stopped",
+                ready_at=now + dt.timedelta(seconds=build_seconds),
+                password_set_at=now,
+                hostname=request.hostname or resource.hostname,
+            )
+            return ready
+
+        ready = self._faulty("reinstall", work)
+        return drivers.ReinstallResult(
+            state=drivers.BuildState.READY if ready else drivers.BuildState.BUILDING,
+            credentials={"username": "root"},
+            password_applied=True,
+            config={"os_template": request.template} if request.template else {},
+        )
 
     def panel_url(self, service) -> str:
         resource = self._faulty("panel_url", lambda: self._get(service))

@@ -228,6 +228,13 @@ class SynergyCPClient(JsonApiClient):
         data = self.call("GET", f"server/{server_id}/install") or {}
         return data.get("data", []) if isinstance(data, dict) else list(data)
 
+    def install_os(self, server_id: int | str, *, pxe_profile_billing: str, password: str) -> dict:
+        """`POST server/{id}/install`: queue an OS install (it erases the disks); the vendor's client
+        area offers it as "OS reinstall" and follows it with `GET server/{id}/install`."""
+        body = {"pxe_profile_billing": pxe_profile_billing, "password": password}
+        data = self.call("POST", f"server/{server_id}/install", json=body)
+        return data if isinstance(data, dict) else {}
+
     def wipe_server(self, server_id: int | str) -> None:
         # `auto: true` marks it as a billing action, which SynergyCP may refuse for VIP clients.
         self.call("PATCH", f"server/{server_id}", json={"wiped": "1", "auto": True})

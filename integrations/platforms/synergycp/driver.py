@@ -40,6 +40,8 @@ from core.provisioning.drivers import (
     ProvisioningDriver,
     ProvisionRequest,
     ProvisionResult,
+    ReinstallRequest,
+    ReinstallResult,
     ResourceUsage,
     billing_id_for,
 )
@@ -74,6 +76,7 @@ def to_driver_error(exc: ApiError, action: str) -> DriverError:
 class SynergyCPDriver(ProvisioningDriver):
     platform = "synergycp"
     supports_hard_stop = True
+    supports_reinstall = True  # an OS install from a PXE profile (platforms.md §3.4: the client area's reinstall)
 
     def __init__(
         self,
@@ -448,6 +451,32 @@ class SynergyCPDriver(ProvisioningDriver):
         )
 
     # --- credentials and panel ------------------------------------------------------
+
+    def reinstall(self, service, request: ReinstallRequest) -> ReinstallResult:
+        """Queue an OS install on the customer's server (`POST server/{id}/install` with the PXE
+        profile's billing id and our root password), as the vendor's client area does; build_status
+        follows the install queue."""
+        config = request.config or {}
+        profile = (
+            request.template
+            or config.get("pxe_profile_billing")
+            or config.get("os")
+            or (request.product_settings or {}).get("pxe_profile_billing")
+        )
+        if not profile:
+            raise DriverError("SynergyCP: no OS profile to install (none chosen, none on the product)")
+        server_id = self._server_id(service)
+        try:
+            install = self.client.install_os(server_id, pxe_profile_billing=str(profile), password=request.password)
+        except ApiError as exc:
+            raise to_driver_error(exc, "reinstall") from exc
+        return ReinstallResult(
+            state=BuildState.BUILDING,
+            credentials={"username": "root"},
+            password_applied=True,
+            config={"os": str(profile), "pxe_profile_billing": str(profile)} if request.template else {},
+            platform_data={"install_id": install["id"]} if install.get("id") else {},
+        )
 
     def reset_credentials(self, service, new_password: str) -> dict:
         """Set the customer's SynergyCP panel password.

@@ -33,6 +33,8 @@ from core.provisioning.drivers import (
     ProvisioningDriver,
     ProvisionRequest,
     ProvisionResult,
+    ReinstallRequest,
+    ReinstallResult,
     ResourceUsage,
 )
 from integrations.http import ApiError, redact
@@ -117,6 +119,7 @@ def _int_or_none(value: Any) -> int | None:
 class VirtFusionDriver(ProvisioningDriver):
     platform = "virtfusion"
     supports_hard_stop = True
+    supports_reinstall = True  # a build call on a built server rebuilds it (platforms.md §1.5)
 
     def __init__(self, connection, *, transport=None, sleep=None):
         super().__init__(connection)
@@ -424,7 +427,9 @@ class VirtFusionDriver(ProvisioningDriver):
             errors = queue.get("errors")
             detail = "; ".join(map(str, errors)) if isinstance(errors, list) else str(errors or "")
             return BuildStatus(BuildState.FAILED, primary, addresses, f"VirtFusion build failed {detail}".strip())
-        if server.get("built") and not (server.get("tasks") or {}).get("active"):
+        # After a rebuild `built` keeps the first build's time: the queue item says when this one ends.
+        queue_running = bool(queue) and not queue.get("finished")
+        if server.get("built") and not (server.get("tasks") or {}).get("active") and not queue_running:
             return BuildStatus(BuildState.READY, primary, addresses, "built")
         progress = queue.get("progress")
         message = f"installing ({progress}%)" if progress is not None else "installing"
@@ -538,6 +543,41 @@ class VirtFusionDriver(ProvisioningDriver):
         if not password:
             raise DriverError("VirtFusion did not return the new password (expectedPassword)", retryable=False)
         return {"username": username, "password": password}
+
+    def reinstall(self, service, request: ReinstallRequest) -> ReinstallResult:
+        """`POST /servers/{id}/build` on the built server: VirtFusion erases it and installs the OS
+        template again (queued). The new root password comes back as `settings.decryptedPassword`."""
+        server_id = self._server_id(service)
+        settings = request.product_settings or {}
+        config = request.config or {}
+        os_id = _int_or_none(request.template or config.get("os_template_id") or settings.get("os_template_id"))
+        if not os_id:
+            raise DriverError("VirtFusion: no OS template to reinstall with (none chosen, none on the product)")
+        data = service.platform_data or {}
+        body: dict[str, Any] = {
+            "operatingSystemId": os_id,
+            # Keep the name that marks the server as ours (create's reconcile looks for it).
+            "name": data.get("name") or server_marker(str(service.uuid), settings.get("name_prefix", "vps")),
+            "ipv6": bool(settings.get("ipv6", True)),
+            "email": bool(settings.get("send_platform_email", False)),
+        }
+        if request.hostname:
+            body["hostname"] = request.hostname
+        ssh_keys = [int(k) for k in config.get("ssh_key_ids") or []]
+        if ssh_keys:
+            body["sshKeys"] = ssh_keys
+        with _platform_errors():
+            built = self.client.build_server(server_id, body)
+        built = built if isinstance(built, Mapping) else {}
+        password = (built.get("settings") or {}).get("decryptedPassword") or ""
+        username = service.username or settings.get("root_username", "root")
+        return ReinstallResult(
+            state=BuildState.BUILDING,
+            credentials={"username": username, "password": password} if password else {},
+            password_applied=False,  # VirtFusion chooses the root password
+            config={"os_template_id": os_id},
+            platform_data={"build_queue_id": built["queueId"]} if built.get("queueId") else {},
+        )
 
     def panel_url(self, service) -> str:
         """A one-time login link that lands on this server in the VirtFusion panel."""
