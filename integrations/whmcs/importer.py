@@ -24,6 +24,7 @@ from .steps_billing import import_credit, import_invoices, import_transactions
 from .steps_catalog import import_pricing, import_products
 from .steps_other import (
     import_activity,
+    import_coupon_uses,
     import_coupons,
     import_gateway_customers,
     import_orders,
@@ -31,6 +32,7 @@ from .steps_other import (
     import_tickets,
 )
 from .steps_services import import_services
+from .steps_users import import_users
 
 # Steps in dependency order: name (for --only) -> (function, tables it reads).
 STEPS: dict[str, tuple[Callable[[Run], None], tuple[str, ...]]] = {
@@ -38,6 +40,7 @@ STEPS: dict[str, tuple[Callable[[Run], None], tuple[str, ...]]] = {
     "clientgroups": (import_client_groups, ("tblclientgroups",)),
     "clients": (import_clients, ("tblclients", "tblusers", "tblusers_clients")),
     "contacts": (import_contacts, ("tblcontacts",)),
+    "users": (import_users, ("tblusers", "tblusers_clients")),
     "products": (import_products, ("tblproducts", "tblproductgroups")),
     "pricing": (import_pricing, ("tblpricing",)),
     "coupons": (import_coupons, ("tblpromotions",)),
@@ -46,9 +49,10 @@ STEPS: dict[str, tuple[Callable[[Run], None], tuple[str, ...]]] = {
     "invoices": (import_invoices, ("tblinvoices", "tblinvoiceitems")),
     "transactions": (import_transactions, ("tblaccounts",)),
     "credit": (import_credit, ("tblcredit",)),
-    "orders": (import_orders, ("tblorders",)),
+    "orders": (import_orders, ("tblorders", "tblhosting", "tblhostingaddons", "tbladdons")),
+    "couponuses": (import_coupon_uses, ("tblpromotions", "tblorders", "tblhosting")),
     "paymethods": (import_gateway_customers, ("tblpaymethods",)),
-    "tickets": (import_tickets, ("tbltickets", "tblticketreplies", "tblticketdepartments")),
+    "tickets": (import_tickets, ("tbltickets", "tblticketreplies", "tblticketnotes", "tblticketdepartments")),
     "activity": (import_activity, ("tblactivitylog",)),
 }
 RECONCILE_TABLES = ("tblinvoices", "tblaccounts", "tblcredit", "tblclients", "tblhosting", "tblproducts")
@@ -66,6 +70,7 @@ def import_whmcs(
     since: str | None = None,
     batch_size: int = 2000,
     progress: Progress | None = None,
+    attachments_dir: str | None = None,
 ) -> ImportReport:
     """Import (or with dry_run, rehearse) a WHMCS database; returns the report with the reconciliation."""
     unknown = sorted(set(only or []) - set(STEPS))
@@ -79,7 +84,8 @@ def import_whmcs(
         report.schema_differences = compare(source.columns(), tables)
         if report.schema_differences:
             return report
-        run = Run(source=source, report=report, since=since, batch_size=batch_size, progress=progress)
+        run = Run(source=source, report=report, since=since, batch_size=batch_size, progress=progress,
+                  attachments_dir=attachments_dir)  # fmt: skip
         if dry_run:
             try:
                 with transaction.atomic():

@@ -19,6 +19,7 @@ class Run:
     since: str | None = None  # "YYYY-MM-DD": only rows changed/dated from then on
     batch_size: int = 2000
     progress: Progress | None = None
+    attachments_dir: str | None = None  # WHMCS's attachments folder: ticket files are copied from there
     currency_by_id: dict[int, str] = field(default_factory=dict)
     default_currency: str = ""
 

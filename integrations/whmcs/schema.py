@@ -473,6 +473,7 @@ EXPECTED_COLUMNS: dict[str, tuple[str, ...]] = {
         "rating",
         "editor",
     ),
+    "tblticketnotes": ("id", "ticketid", "admin", "date", "message", "attachments", "attachments_removed", "editor"),
     "tblticketdepartments": (
         "id",
         "name",

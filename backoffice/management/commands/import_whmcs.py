@@ -26,6 +26,12 @@ class Command(BaseCommand):
         parser.add_argument("--only", default="", help=f"Comma-separated steps: {','.join(STEPS)}")
         parser.add_argument("--since", default=None, help="YYYY-MM-DD: only rows changed or dated from then on")
         parser.add_argument("--batch-size", type=int, default=2000)
+        parser.add_argument(
+            "--attachments-dir",
+            default=None,
+            help="WHMCS's attachments folder: ticket attachments are copied into our storage "
+            "(without it their file names are kept as references)",
+        )
         parser.add_argument("--report-dir", default=None, help="Write report.html and report.csv here")
 
     def handle(self, *args, **options):
@@ -55,6 +61,7 @@ class Command(BaseCommand):
                 since=since,
                 batch_size=options["batch_size"],
                 progress=progress,
+                attachments_dir=options["attachments_dir"],
             )
         except (SourceError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
