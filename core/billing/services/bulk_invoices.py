@@ -20,6 +20,7 @@ from django.db import connections, models, router, transaction
 from core import clock
 from core.billing.models import Invoice, InvoiceLine
 from core.billing.services.invoices import Totals, seller_details
+from core.encryption import EncryptedJSONField, EncryptedTextField
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,7 @@ class _Snapshot:
 
 
 _AS_IS = (models.CharField, models.TextField, models.IntegerField, models.BooleanField, models.DecimalField)
+_ENCRYPTED = (EncryptedTextField, EncryptedJSONField)  # text fields that must go through the field (Fernet)
 
 
 class _RowWriter:
@@ -139,7 +141,9 @@ class _RowWriter:
         self.row_sql = "(" + ", ".join(placeholders) + ")"
 
     def _preparer(self, field):
-        if isinstance(field, _AS_IS) or (field.is_relation and isinstance(field.target_field, models.IntegerField)):
+        if (isinstance(field, _AS_IS) and not isinstance(field, _ENCRYPTED)) or (
+            field.is_relation and isinstance(field.target_field, models.IntegerField)
+        ):
             return None
         memo: dict = {}
         if isinstance(field, models.DateTimeField):  # a batch has few distinct datetimes
