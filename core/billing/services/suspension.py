@@ -114,11 +114,13 @@ def plan_policy_actions(today: dt.date | None = None) -> list[PlannedAction]:
     return planned
 
 
-def blast_radius_exceeded(count: int) -> bool:
+def blast_radius_exceeded(count: int, active_services=None) -> bool:
     """True when `count` suspensions/terminations in one run need staff approval first.
 
     More than BLAST_RADIUS_MAX_COUNT always does; more than BLAST_RADIUS_MAX_SHARE of the active
-    services does once there are at least BLAST_RADIUS_MIN_COUNT of them.
+    services does once there are at least BLAST_RADIUS_MIN_COUNT of them. `active_services` (a
+    callable giving the number, asked only when needed) replaces today's count: the dunning
+    what-if replays the rule on past days.
     """
     from core.provisioning.models import Service
 
@@ -131,7 +133,10 @@ def blast_radius_exceeded(count: int) -> bool:
     # Below BLAST_RADIUS_MIN_COUNT actions the share rule stays out of it: in a small fleet one
     # overdue service is already a large share (1 of 6 is 16%), yet never a runaway run.
     if share is not None and count >= int(settings.BILLING.get("BLAST_RADIUS_MIN_COUNT") or 0):
-        active = Service.objects.filter(status=Service.Status.ACTIVE).count()
+        if active_services is not None:
+            active = active_services()
+        else:
+            active = Service.objects.filter(status=Service.Status.ACTIVE).count()
         # Decimal, not float: exact comparison at the boundary (e.g. 10 of 100 at a 0.10 share).
         if active and count > Decimal(str(share)) * active:
             return True
