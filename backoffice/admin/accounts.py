@@ -39,6 +39,7 @@ from .base import (
     ReadOnlyTabularInline,
     money,
 )
+from .cells import badge, header
 from .notifications import OutboxInline
 from .scale import LargeTableAdminMixin
 from .support import TicketInline
@@ -265,6 +266,7 @@ class CustomerAdmin(LargeTableAdminMixin, SimpleHistoryAdmin, ImportExportModelA
     export_form_class = ExportForm
     list_display = ("customer_cell", "status_badge", "country", "currency", "service_count", "created_at")
     list_select_related = ("user", "currency")
+    list_defer = ("notes",)
     list_filter = (
         ("status", ChoicesDropdownFilter),
         ("currency", RelatedDropdownFilter),
@@ -435,13 +437,13 @@ class CustomerAdmin(LargeTableAdminMixin, SimpleHistoryAdmin, ImportExportModelA
         # Customers carry money history (PROTECT foreign keys); close them with a status instead.
         return False
 
-    @display(description="Customer", header=True, ordering="company")
+    @display(description="Customer", ordering="company")
     def customer_cell(self, obj):
-        return [obj.display_name, obj.user.email]
+        return header(obj.display_name, obj.user.email)
 
-    @display(description="Status", label=CUSTOMER_STATUS, ordering="status")
+    @display(description="Status", ordering="status")
     def status_badge(self, obj):
-        return obj.status, obj.get_status_display()
+        return badge(obj.status, obj.get_status_display(), CUSTOMER_STATUS)
 
     @display(description="Services", ordering="n_services")
     def service_count(self, obj):

@@ -16,6 +16,7 @@ from core.provisioning.models import PlatformConnection, ProvisioningJob, Servic
 
 from ..forms import StyledForm
 from .base import JOB_OUTCOME, SERVICE_STATUS, ModelAdmin, ReadOnlyModelAdmin, ReadOnlyTabularInline
+from .cells import badge, header
 from .labels import column
 from .scale import LargeTableAdminMixin
 from .usage import ServiceAddressInline
@@ -176,7 +177,10 @@ def service_actions_for(service: Service) -> set[str]:
 class ServiceAdmin(LargeTableAdminMixin, SimpleHistoryAdmin, ModelAdmin):
     list_display = ("service_cell", "customer_cell", "product_cell", "status_badge", column(Service, "primary_ip"), "connection",
                     "created_at")  # fmt: skip
-    list_select_related = ("customer__user", "product", "connection", "subscription")
+    list_select_related = ("customer__user", "product", "connection")
+    list_defer = ("credentials", "platform_data", "config", "ip_addresses", "last_error", "connection__api_key",
+                  "connection__api_secret", "connection__defaults", "product__platform_settings", "product__features",
+                  "product__order_options", "product__description")  # fmt: skip
     list_filter = (
         ("status", ChoicesDropdownFilter),
         ("product__service_type", ChoicesDropdownFilter),
@@ -271,24 +275,25 @@ class ServiceAdmin(LargeTableAdminMixin, SimpleHistoryAdmin, ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @display(description="Service", header=True, ordering="hostname")
+    @display(description="Service", ordering="hostname")
     def service_cell(self, obj):
-        return [obj.label or obj.hostname or f"Service {obj.pk}", str(obj.uuid)[:8]]
+        return header(obj.label or obj.hostname or f"Service {obj.pk}", str(obj.uuid)[:8])
 
-    @display(description="Customer", header=True, ordering="customer__company")
+    @display(description="Customer", ordering="customer__company")
     def customer_cell(self, obj):
-        return [obj.customer.display_name, obj.customer.user.email]
+        return header(obj.customer.display_name, obj.customer.user.email)
 
-    @display(description="Product", header=True, ordering="product__name")
+    @display(description="Product", ordering="product__name")
     def product_cell(self, obj):
-        return [obj.product.name, obj.product.get_service_type_display()]
+        return header(obj.product.name, obj.product.get_service_type_display())
 
-    @display(description="Status", label={**SERVICE_STATUS, "pending_action": "info"}, ordering="status")
+    @display(description="Status", ordering="status")
     def status_badge(self, obj):
         # An action sent to the platform and not confirmed yet shows as what is happening, not the old state.
         if obj.pending_action:
-            return "pending_action", f"{PENDING_LABELS.get(obj.pending_action, obj.pending_action)}…"
-        return obj.status, obj.get_status_display()
+            label = f"{PENDING_LABELS.get(obj.pending_action, obj.pending_action)}…"
+            return badge("pending_action", label, SERVICE_BADGES)
+        return badge(obj.status, obj.get_status_display(), SERVICE_BADGES)
 
     @display(description="Credentials", label={"stored": "success", "none": "info"})
     def credentials_state(self, obj):
@@ -466,6 +471,7 @@ PENDING_LABELS = {
     "terminate": "Terminating", "change_package": "Changing package", "power": "Power action sent",
     "reset_credentials": "Resetting credentials",
 }  # fmt: skip
+SERVICE_BADGES = {**SERVICE_STATUS, "pending_action": "info"}
 # What the service shows once the platform confirms the operation.
 CONFIRMED_AS = {
     "provision": "Active", "retry": "Active", "suspend": "Suspended", "unsuspend": "Active",

@@ -28,6 +28,7 @@ from ..base import (
     TabularInline,
     money,
 )
+from ..cells import badge, header
 from ..scale import LargeTableAdminMixin
 from .columns import CustomerColumnMixin
 
@@ -145,6 +146,7 @@ class InvoiceAdmin(LargeTableAdminMixin, CustomerColumnMixin, SimpleHistoryAdmin
     list_display = ("invoice_cell", "customer_cell", "status_badge", "total_cell", "due_cell", "issue_date",
                     "due_date")  # fmt: skip
     list_select_related = ("customer__user", "currency")
+    list_defer = ("billing_details", "seller_details", "tax_breakdown", "notes")
     list_filter = (
         ("status", ChoicesDropdownFilter),
         ("kind", ChoicesDropdownFilter),
@@ -321,16 +323,16 @@ class InvoiceAdmin(LargeTableAdminMixin, CustomerColumnMixin, SimpleHistoryAdmin
     def void_invoice_action(self, request, form, object_id):
         return billing_actions.void_invoice_action(request, form, object_id)
 
-    @display(description="Invoice", header=True, ordering="number")
+    @display(description="Invoice", ordering="number")
     def invoice_cell(self, obj):
         title = obj.number or f"Draft {obj.pk}"
-        return [title, f"{obj.get_kind_display()} · {obj.get_purpose_display()}"]
+        return header(title, f"{obj.get_kind_display()} · {obj.get_purpose_display()}")
 
-    @display(description="Status", label=INVOICE_STATUS, ordering="status")
+    @display(description="Status", ordering="status")
     def status_badge(self, obj):
         if obj.is_overdue:
-            return "overdue", "Overdue"
-        return obj.status, obj.get_status_display()
+            return badge("overdue", "Overdue", INVOICE_STATUS)
+        return badge(obj.status, obj.get_status_display(), INVOICE_STATUS)
 
     @display(description="Total", ordering="total")
     def total_cell(self, obj):

@@ -29,6 +29,7 @@ from ..base import (
     ReadOnlyModelAdmin,
     money,
 )
+from ..cells import badge, header
 from ..labels import column
 from ..scale import LargeTableAdminMixin
 from .columns import CustomerColumnMixin
@@ -45,6 +46,8 @@ class PaymentAdmin(LargeTableAdminMixin, CustomerColumnMixin, ExportMixin, Model
     list_display = ("payment_cell", "customer_cell", "kind_badge", "status_badge", "amount_cell", "invoice_cell",
                     "received_at")  # fmt: skip
     list_select_related = ("customer__user", "currency", "invoice")
+    list_defer = ("raw", "invoice__billing_details", "invoice__seller_details", "invoice__tax_breakdown",
+                  "invoice__notes")  # fmt: skip
     list_filter = (
         ("kind", ChoicesDropdownFilter),
         ("status", ChoicesDropdownFilter),
@@ -111,17 +114,17 @@ class PaymentAdmin(LargeTableAdminMixin, CustomerColumnMixin, ExportMixin, Model
             )
         return finish_dialog(request, reverse("admin:billing_payment_change", args=[object_id]))
 
-    @display(description="Payment", header=True, ordering="received_at")
+    @display(description="Payment", ordering="received_at")
     def payment_cell(self, obj):
-        return [obj.get_gateway_display(), obj.gateway_transaction_id or obj.reference or str(obj.uuid)[:8]]
+        return header(obj.get_gateway_display(), obj.gateway_transaction_id or obj.reference or str(obj.uuid)[:8])
 
-    @display(description="Kind", label=PAYMENT_KIND, ordering="kind")
+    @display(description="Kind", ordering="kind")
     def kind_badge(self, obj):
-        return obj.kind, obj.get_kind_display()
+        return badge(obj.kind, obj.get_kind_display(), PAYMENT_KIND)
 
-    @display(description="Status", label=PAYMENT_STATUS, ordering="status")
+    @display(description="Status", ordering="status")
     def status_badge(self, obj):
-        return obj.status, obj.get_status_display()
+        return badge(obj.status, obj.get_status_display(), PAYMENT_STATUS)
 
     @display(description="Amount", ordering="amount")
     def amount_cell(self, obj):
