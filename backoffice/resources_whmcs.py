@@ -109,15 +109,16 @@ class WhmcsClientResource(_WhmcsReportResource):
 
 
 class WhmcsProductResource(_WhmcsReportResource):
-    """Products with their module; optional price columns (Monthly, Quarterly, Semi-Annually,
-    Annually) for the row's Currency become Prices (-1.00 or empty: that cycle is not offered)."""
+    """Products with their module; optional price columns (Monthly, Quarterly, Semi-Annually, Annually,
+    Biennially, Triennially) for the row's Currency become Prices (-1.00 or empty: that cycle is not offered)."""
 
     ALIASES = {
         "ID": ("id", "productid", "pid"), "Name": ("name", "productname", "product"), "Type": ("type",),
         "Group": ("group", "productgroup", "gid"), "Module": ("module", "servertype"), "Hidden": ("hidden",),
         "Retired": ("retired",), "Stock": ("qty", "stock", "quantity"), "Currency": ("currency",),
         "Monthly": ("monthly",), "Quarterly": ("quarterly",), "Semi-Annually": ("semiannually", "semiannual"),
-        "Annually": ("annually", "annual"),
+        "Annually": ("annually", "annual"), "Biennially": ("biennially", "biennial"),
+        "Triennially": ("triennially", "triennial"),
     }  # fmt: skip
     whmcs_id = fields.Field(attribute="whmcs_id", column_name="ID")
     name = fields.Field(attribute="name", column_name="Name")
@@ -154,6 +155,8 @@ class WhmcsProductResource(_WhmcsReportResource):
                 "quarterly": "Quarterly",
                 "semiannually": "Semi-Annually",
                 "annually": "Annually",
+                "biennially": "Biennially",
+                "triennially": "Triennially",
             }[column]
             try:
                 amount = Decimal(str(row.get(header) or "").strip())

@@ -46,6 +46,12 @@ class StartImportForm(forms.Form):
     )  # fmt: skip
     since = forms.DateField(label="Only rows changed since", required=False, widget=UnfoldAdminDateWidget)
     dry_run = forms.BooleanField(label="Dry run (read, map and reconcile; write nothing)", required=False, initial=True)
+    encryption_key = forms.CharField(
+        label="WHMCS encryption key", required=False, strip=True,
+        widget=forms.PasswordInput(attrs={"autocomplete": "off"}, render_value=False),
+        help_text="cc_encryption_hash from WHMCS's configuration.php: service passwords are imported (stored "
+        "encrypted with our keys) only with it. Kept encrypted until the run starts, never logged.",
+    )  # fmt: skip
 
 
 class StartImportView(UnfoldModelAdminViewMixin, FormView):
@@ -65,6 +71,7 @@ class StartImportView(UnfoldModelAdminViewMixin, FormView):
             run = start_import(
                 data["source"], dry_run=data["dry_run"], only=list(data["only"]),
                 since=data["since"].isoformat() if data["since"] else None, actor=self.request.user,
+                encryption_key=data["encryption_key"],
             )  # fmt: skip
         except SourceError as exc:
             form.add_error("source", str(exc))

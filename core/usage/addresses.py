@@ -157,3 +157,63 @@ class AddressResolver:
             if found is not None:
                 return found
         return None
+
+
+def sync_addresses_in_bulk(services, *, at: dt.datetime | None = None) -> int:
+    """sync_service_addresses for many services in a few queries (imports write services in bulk,
+    which skips the signal that syncs one service at a time). Same rules: a service's open platform
+    rows match its reported addresses, terminated services keep none, an address still open on
+    another service is closed there (reassigned, audited), staff rows are left alone. Within the
+    batch, an address reported by two services goes to the later one. `services` are objects with
+    pk, status, primary_ip and ip_addresses. Returns how many services changed.
+    """
+    at = at or clock.now()
+    services = [s for s in services if s.pk]
+    if not services:
+        return 0
+    wanted: dict[int, list[str]] = {}
+    holder: dict[str, int] = {}
+    for service in services:
+        wanted[service.pk] = [] if service.status in _CLOSED_STATUSES else service_networks(service)
+        for network in wanted[service.pk]:
+            holder[network] = service.pk
+    with transaction.atomic():
+        open_rows: dict[int, dict[str, int]] = {pk: {} for pk in wanted}
+        for pk, service_id, network in (
+            ServiceAddress.objects.select_for_update()
+            .filter(service_id__in=list(wanted), valid_to__isnull=True, source=ServiceAddress.Source.PLATFORM)
+            .values_list("pk", "service_id", "network")
+        ):
+            open_rows[service_id][network] = pk
+        stale, new, changed = [], [], 0
+        for service_id, networks in wanted.items():
+            keep = {n for n in networks if holder.get(n) == service_id}
+            have = open_rows[service_id]
+            if set(have) == keep:
+                continue
+            changed += 1
+            stale += [pk for network, pk in have.items() if network not in keep]
+            new += [(service_id, network) for network in networks if network in keep and network not in have]
+        if stale:
+            ServiceAddress.objects.filter(pk__in=stale, valid_from__lt=at).update(valid_to=at)
+            ServiceAddress.objects.filter(pk__in=stale, valid_from__gte=at).delete()
+        if new:
+            target = {network: service_id for service_id, network in new}
+            moved = list(
+                ServiceAddress.objects.select_for_update().filter(network__in=list(target), valid_to__isnull=True)
+                .values_list("pk", "network", "service_id", "valid_from")
+            )  # fmt: skip
+            moved = [row for row in moved if row[2] != target[row[1]]]
+            for _pk, network, previous, _from in moved:
+                record(
+                    "usage.address_reassigned", None, source="task",
+                    message=f"{network} moved from service {previous} to {target[network]}",
+                    data={"network": network, "from_service": previous, "to_service": target[network],
+                          "at": at.isoformat()},
+                )  # fmt: skip
+            ServiceAddress.objects.filter(pk__in=[r[0] for r in moved if r[3] < at]).update(valid_to=at)
+            ServiceAddress.objects.filter(pk__in=[r[0] for r in moved if r[3] >= at]).delete()
+            ServiceAddress.objects.bulk_create(
+                [ServiceAddress(service_id=service_id, network=network, valid_from=at) for service_id, network in new]
+            )
+    return changed

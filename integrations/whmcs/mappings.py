@@ -25,14 +25,31 @@ INVOICE_STATUS = {
 }
 OPEN_INVOICE_STATUSES = ("Unpaid", "Payment Pending", "Collections")
 
-# tblpricing columns -> our cycle (biennial/triennial have no cycle here).
+# tblpricing columns -> (our cycle, its setup-fee column). Every WHMCS recurring cycle has one here.
 PRICE_CYCLES = {
     "monthly": ("monthly", "msetupfee"),
     "quarterly": ("quarterly", "qsetupfee"),
     "semiannually": ("semi_annual", "ssetupfee"),
     "annually": ("annual", "asetupfee"),
+    "biennially": ("biennial", "bsetupfee"),
+    "triennially": ("triennial", "tsetupfee"),
 }
-UNSUPPORTED_PRICE_CYCLES = {"biennially": "bsetupfee", "triennially": "tsetupfee"}
+
+# tblhosting.billingcycle -> our cycle. 'One Time' and 'Free Account' (and anything unknown) do not
+# renew: such services get no subscription.
+SERVICE_CYCLES = {
+    "monthly": "monthly",
+    "quarterly": "quarterly",
+    "semi-annually": "semi_annual",
+    "annually": "annual",
+    "biennially": "biennial",
+    "triennially": "triennial",
+}
+
+
+def service_cycle(billingcycle: str | None) -> str | None:
+    return SERVICE_CYCLES.get((billingcycle or "").strip().lower())
+
 
 # Server module (tblproducts.servertype) -> (our platform, our service type).
 MODULES = {

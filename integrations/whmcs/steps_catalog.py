@@ -1,4 +1,14 @@
-"""Products (with their group, module, settings, stock, visibility) and prices per currency and cycle."""
+"""Products (with their group, module, settings, stock, visibility, configurable options) and prices
+per currency and cycle.
+
+Configurable options (tblproductconfiggroups/-links/-options/-optionssub and their tblpricing rows of
+type 'configoptions') have no model here: our order options are platform choices (locations, OS
+templates, game variables) checked at order time, and WHMCS's options are priced add-ons whose
+choices mean nothing to our drivers. So each product keeps them, with their prices per currency and
+cycle, in platform_settings['whmcs_config_options'] for staff to see; each service keeps its chosen
+options in config['whmcs']['config_options'] (steps_services). WHMCS's tblhosting.amount already
+includes the options' recurring prices, so nothing is added on top of it.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +20,7 @@ from core.imports.services import sync_rows
 from core.provisioning.models import PlatformConnection
 
 from .cleaning import fix_text, money
-from .mappings import PRICE_CYCLES, UNSUPPORTED_PRICE_CYCLES, platform_for
+from .mappings import PRICE_CYCLES, platform_for
 from .run import Run
 from .steps_accounts import _count
 
@@ -22,6 +32,7 @@ def import_products(run: Run) -> None:
     connections = {}
     for conn in PlatformConnection.objects.filter(is_active=True).order_by("pk"):
         connections.setdefault(conn.platform, conn.pk)
+    config_options = product_config_options(run)
     settings_columns = ", ".join(f"configoption{i}" for i in range(1, 25))
     select = f"id, type, gid, name, description, hidden, stockcontrol, qty, paytype, servertype, retired, `order`, {settings_columns}"
     for rows in run.batches(table, select, since_column="updated_at"):
@@ -49,7 +60,11 @@ def import_products(run: Run) -> None:
                 "service_type": service_type,
                 "platform": platform,
                 "platform_connection_id": connections.get(platform),
-                "platform_settings": {"whmcs_module": r["servertype"] or "", "whmcs_settings": module_settings},
+                "platform_settings": {
+                    "whmcs_module": r["servertype"] or "",
+                    "whmcs_settings": module_settings,
+                    **({"whmcs_config_options": config_options[r["id"]]} if r["id"] in config_options else {}),
+                },
                 "features": {
                     "whmcs_group": groups.get(r["gid"], ""),
                     "whmcs_type": r["type"],
@@ -63,10 +78,70 @@ def import_products(run: Run) -> None:
             _count(report.table(table), sync_rows(Product, mapped))
 
 
+OPTION_TYPES = {"1": "dropdown", "2": "radio", "3": "yes_no", "4": "quantity"}
+
+
+def product_config_options(run: Run) -> dict[int, list[dict]]:
+    """WHMCS product id -> its configurable options with their choices and prices, in WHMCS's order.
+
+    Five queries whatever the size (these tables hold hundreds of rows, not millions)."""
+    report = run.report
+    groups = {g["id"]: fix_text(g["name"])[0] for g in run.source.query("SELECT id, name FROM tblproductconfiggroups")}
+    links = run.source.query("SELECT gid, pid FROM tblproductconfiglinks ORDER BY id")
+    options = run.source.query(
+        "SELECT id, gid, optionname, optiontype, qtyminimum, qtymaximum, `order`, hidden "
+        "FROM tblproductconfigoptions ORDER BY `order`, id"
+    )
+    subs = run.source.query(
+        "SELECT id, configid, optionname, sortorder, hidden FROM tblproductconfigoptionssub ORDER BY sortorder, id"
+    )
+    pricing = run.source.query("SELECT * FROM tblpricing WHERE type = 'configoptions' ORDER BY id")
+    for table, rows in (("tblproductconfiggroups", groups), ("tblproductconfiglinks", links),
+                        ("tblproductconfigoptions", options), ("tblproductconfigoptionssub", subs)):  # fmt: skip
+        report.table(table).read += len(rows)
+    prices: dict[int, dict] = {}
+    for p in pricing:
+        currency = run.currency_code(p["currency"])
+        if currency is None:
+            report.skip("tblpricing", p["id"], f"configurable option price in unknown currency {p['currency']}")
+            continue
+        cycles = {}
+        for column, (cycle, setup_column) in PRICE_CYCLES.items():
+            amount, setup = money(p[column]), money(p[setup_column])
+            if amount >= 0:
+                cycles[cycle] = str(amount)
+            if setup > 0:
+                cycles[f"{cycle}_setup_fee"] = str(setup)
+        prices.setdefault(p["relid"], {})[currency] = cycles
+    choices: dict[int, list[dict]] = {}
+    for sub in subs:
+        choices.setdefault(sub["configid"], []).append({
+            "whmcs_id": sub["id"], "name": fix_text(sub["optionname"])[0], "hidden": bool(sub["hidden"]),
+            "prices": prices.get(sub["id"], {}),
+        })  # fmt: skip
+    by_group: dict[int, list[dict]] = {}
+    for o in options:
+        if o["gid"] not in groups:
+            report.skip("tblproductconfigoptions", o["id"], f"configurable option group {o['gid']} does not exist")
+            continue
+        by_group.setdefault(o["gid"], []).append({
+            "whmcs_id": o["id"], "group": groups[o["gid"]], "name": fix_text(o["optionname"])[0],
+            "type": OPTION_TYPES.get(str(o["optiontype"]).strip(), str(o["optiontype"])),
+            "min_quantity": o["qtyminimum"], "max_quantity": o["qtymaximum"], "hidden": bool(o["hidden"]),
+            "choices": choices.get(o["id"], []),
+        })  # fmt: skip
+    found: dict[int, list[dict]] = {}
+    for link in links:
+        found.setdefault(link["pid"], []).extend(by_group.get(link["gid"], []))
+    return found
+
+
 def import_pricing(run: Run) -> None:
-    """tblpricing rows of type 'product': one Price per enabled cycle. -1.00 means the cycle is disabled
-    (WHMCS convention) and is skipped silently; enabled biennial/triennial prices have no cycle here
-    and are reported."""
+    """tblpricing rows of type 'product': one Price per enabled cycle (monthly to triennially).
+    -1.00 means the cycle is disabled (WHMCS convention) and is skipped silently. One-time products
+    (paytype 'onetime', price in the monthly column) are reported as skipped: we have no one-time
+    cycle (the billing engine renews whole-month periods only); their services keep what WHMCS
+    charged in config['whmcs']. Free products have no price."""
     report, table = run.report, "tblpricing"
     products = dict(Product.objects.filter(whmcs_id__isnull=False).values_list("whmcs_id", "pk"))
     paytypes = dict(Product.objects.filter(whmcs_id__isnull=False).values_list("whmcs_id", "features__whmcs_paytype"))
@@ -84,14 +159,13 @@ def import_pricing(run: Run) -> None:
             if product is None or currency is None:
                 report.skip(table, r["id"], f"product {r['relid']} or currency {r['currency']} does not exist")
                 continue
-            if paytypes.get(r["relid"]) in ("onetime", "free"):
-                # One-time prices sit in the monthly column (fleio); we have no one-time cycle.
-                if paytypes.get(r["relid"]) == "onetime":
-                    report.skip(table, r["id"], "one-time price: no one-time billing cycle here")
+            paytype = (paytypes.get(r["relid"]) or "").lower()
+            if paytype in ("onetime", "free"):
+                if paytype == "onetime" and money(r["monthly"]) >= 0:
+                    report.skip(table, r["id"], f"one-time price {money(r['monthly'])} {currency} (setup "
+                                f"{max(money(r['msetupfee']), money(0))}): no one-time cycle here, the billing "
+                                "engine renews whole-month periods only")  # fmt: skip
                 continue
-            for column in UNSUPPORTED_PRICE_CYCLES:
-                if money(r[column]) >= 0:
-                    report.skip(table, r["id"], f"{column} price {r[column]}: no such billing cycle here")
             for column, (cycle, setup_column) in PRICE_CYCLES.items():
                 amount = money(r[column])
                 if amount < 0:

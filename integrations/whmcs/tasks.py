@@ -16,6 +16,7 @@ from django.db import transaction
 
 from core import clock
 from core.audit.services import record
+from core.encryption import decrypt_str, encrypt_str
 from core.imports.models import ImportRun
 
 from .importer import import_whmcs
@@ -28,18 +29,24 @@ def progress_key(run_id: int) -> str:
     return f"whmcs-import-progress:{run_id}"
 
 
-def start_import(source_url: str, *, dry_run: bool, only: list[str], since: str | None, actor=None) -> ImportRun:
-    """Create the run and queue it. Raises SourceError for a malformed URL (nothing created)."""
+def start_import(
+    source_url: str, *, dry_run: bool, only: list[str], since: str | None, actor=None, encryption_key: str = ""
+) -> ImportRun:
+    """Create the run and queue it. Raises SourceError for a malformed URL (nothing created). WHMCS's
+    encryption key (for service passwords) is kept encrypted with ours in the run's options until the
+    run ends, never in the task arguments or the audit log."""
     from django_q.tasks import async_task
 
     label = SourceUrl.parse(source_url).label
     options = {"only": only, "since": since}
     with transaction.atomic():
         run = ImportRun.objects.create(
-            source_label=label, source_url=source_url, options=options, dry_run=dry_run, started_by=actor
-        )
+            source_label=label, source_url=source_url, dry_run=dry_run, started_by=actor,
+            options={**options, **({"encryption_key": encrypt_str(encryption_key)} if encryption_key else {})},
+        )  # fmt: skip
         record("imports.whmcs.start", run, actor=actor, message=f"WHMCS import from {label}" + (" (dry run)" if dry_run else ""),
-               data={**options, "dry_run": dry_run, "source": label}, source="admin")  # fmt: skip
+               data={**options, "dry_run": dry_run, "source": label, "encryption_key_given": bool(encryption_key)},
+               source="admin")  # fmt: skip
         transaction.on_commit(lambda: async_task(run_import, run.pk, timeout=TASK_TIMEOUT, group="imports"))
     return run
 
@@ -64,11 +71,13 @@ def run_import(run_id: int) -> None:
             if not run.dry_run:
                 ImportRun.objects.filter(pk=run_id).update(progress=tables)
 
-    options = run.options or {}
+    options = dict(run.options or {})
+    token = options.pop("encryption_key", "")
+    ImportRun.objects.filter(pk=run_id).update(options=options)  # the key is read once, then forgotten
     try:
         report = import_whmcs(
             run.source_url, dry_run=run.dry_run, only=options.get("only") or None, since=options.get("since"),
-            progress=progress,
+            progress=progress, encryption_key=decrypt_str(token) if token else "",
         )  # fmt: skip
     except Exception as exc:  # noqa: BLE001 (the run must end as failed with the reason, whatever it was)
         ImportRun.objects.filter(pk=run_id).update(
