@@ -41,11 +41,13 @@ STEPS: dict[str, tuple[Callable[[Run], None], tuple[str, ...]]] = {
     "clients": (import_clients, ("tblclients", "tblusers", "tblusers_clients")),
     "contacts": (import_contacts, ("tblcontacts",)),
     "users": (import_users, ("tblusers", "tblusers_clients")),
-    "products": (import_products, ("tblproducts", "tblproductgroups")),
+    "products": (import_products, ("tblproducts", "tblproductgroups", "tblproductconfiggroups", "tblproductconfiglinks",
+                                   "tblproductconfigoptions", "tblproductconfigoptionssub")),  # fmt: skip
     "pricing": (import_pricing, ("tblpricing",)),
     "coupons": (import_coupons, ("tblpromotions",)),
     "tax": (import_tax, ("tbltax",)),
-    "services": (import_services, ("tblhosting", "tblcancelrequests", "tblhostingaddons", "tbladdons")),
+    "services": (import_services, ("tblhosting", "tblcancelrequests", "tblhostingaddons", "tbladdons",
+                                   "tblhostingconfigoptions")),  # fmt: skip
     "invoices": (import_invoices, ("tblinvoices", "tblinvoiceitems")),
     "transactions": (import_transactions, ("tblaccounts",)),
     "credit": (import_credit, ("tblcredit",)),
@@ -70,9 +72,11 @@ def import_whmcs(
     since: str | None = None,
     batch_size: int = 2000,
     progress: Progress | None = None,
+    encryption_key: str = "",
     attachments_dir: str | None = None,
 ) -> ImportReport:
-    """Import (or with dry_run, rehearse) a WHMCS database; returns the report with the reconciliation."""
+    """Import (or with dry_run, rehearse) a WHMCS database; returns the report with the reconciliation.
+    `encryption_key` is WHMCS's cc_encryption_hash: with it, service passwords are imported."""
     unknown = sorted(set(only or []) - set(STEPS))
     if unknown:
         raise ValueError(f"Unknown --only step(s): {', '.join(unknown)}. Known: {', '.join(STEPS)}")
@@ -85,6 +89,7 @@ def import_whmcs(
         if report.schema_differences:
             return report
         run = Run(source=source, report=report, since=since, batch_size=batch_size, progress=progress,
+                  encryption_key=encryption_key,
                   attachments_dir=attachments_dir)  # fmt: skip
         if dry_run:
             try:

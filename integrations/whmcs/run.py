@@ -20,6 +20,8 @@ class Run:
     batch_size: int = 2000
     progress: Progress | None = None
     attachments_dir: str | None = None  # WHMCS's attachments folder: ticket files are copied from there
+    # WHMCS's cc_encryption_hash: service passwords are imported only with it. Never logged or stored.
+    encryption_key: str = field(default="", repr=False)
     currency_by_id: dict[int, str] = field(default_factory=dict)
     default_currency: str = ""
 

@@ -7,6 +7,7 @@ Exit code 1 when the schema differs or any money difference is not 0.00.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sys
 import time
 from pathlib import Path
@@ -33,6 +34,12 @@ class Command(BaseCommand):
             "(without it their file names are kept as references)",
         )
         parser.add_argument("--report-dir", default=None, help="Write report.html and report.csv here")
+        parser.add_argument(
+            "--whmcs-encryption-key",
+            default=os.environ.get("WHMCS_CC_ENCRYPTION_HASH", ""),
+            help="cc_encryption_hash from WHMCS's configuration.php (or env WHMCS_CC_ENCRYPTION_HASH): "
+            "service passwords are decrypted and stored encrypted with our keys; without it they are not imported",
+        )
 
     def handle(self, *args, **options):
         since = options["since"]
@@ -61,6 +68,7 @@ class Command(BaseCommand):
                 since=since,
                 batch_size=options["batch_size"],
                 progress=progress,
+                encryption_key=options["whmcs_encryption_key"] or "",
                 attachments_dir=options["attachments_dir"],
             )
         except (SourceError, ValueError) as exc:
