@@ -131,9 +131,10 @@ def import_orders(run: Run) -> None:
 
     Items are what was ordered: the order's services (tblhosting.orderid) and addons
     (tblhostingaddons.orderid) become OrderItems keyed 'hosting:<id>' / 'addon:<id>'; a service's
-    item is linked to the imported Service (Service.order_item). An item's price is our Price of the
-    product in the order's currency and cycle when there is one (addons and cycles without a price
-    here have none); what WHMCS charged is kept in the item's config['whmcs']. Domains are not
+    item is linked to the imported Service (Service.order_item) and names the service's subscription
+    and its price when the service has one, as our own fulfilled orders do; otherwise the price is our
+    Price of the product in the order's currency and cycle when there is one (addons and one-time or
+    free services have none); what WHMCS charged is kept in the item's config['whmcs']. Domains are not
     modelled here and their order lines are not imported."""
     report, table = run.report, "tblorders"
     customers = {
@@ -211,7 +212,7 @@ def _import_order_items(run: Run, orders: dict[int, int], currencies: dict[int, 
     services = {
         s["whmcs_id"]: s
         for s in Service.objects.filter(whmcs_id__in=[h["id"] for h in hosting]).values(
-            "whmcs_id", "pk", "product_id", "order_item_id"
+            "whmcs_id", "pk", "product_id", "order_item_id", "subscription_id", "subscription__price_id"
         )
     }
     items = {}
@@ -225,7 +226,9 @@ def _import_order_items(run: Run, orders: dict[int, int], currencies: dict[int, 
         cycle = CYCLES.get((h["billingcycle"] or "").strip().lower())
         items[f"hosting:{h['id']}"] = {
             "order_id": orders[h["orderid"]],
-            "price_id": prices.get((service["product_id"], currencies[h["orderid"]], cycle)),
+            "price_id": service["subscription__price_id"]
+            or prices.get((service["product_id"], currencies[h["orderid"]], cycle)),
+            "subscription_id": service["subscription_id"],
             "quantity": max(int(h["qty"] or 1), 1),
             "hostname": (h["domain"] or "")[:253],
             "config": {"whmcs": {"type": "hosting", "id": h["id"], "billing_cycle": h["billingcycle"],
