@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from core.billing.models import Subscription
 from core.catalog.models import Price
 from core.provisioning.models import Service
+from core.provisioning.services import reinstall_blocker
 
 RUNNING = (Subscription.Status.ACTIVE, Subscription.Status.TRIALING, Subscription.Status.PAST_DUE)
 
@@ -57,10 +58,9 @@ def controls(service: Service, usage) -> dict[str, object]:
             reason = "The server is stopped; start it instead."
         power.append(Control(signal, label, not reason, reason, confirm.format(service=service)))
     panel_reason = _service_reason(service, "The control panel")
-    platform = service.product.get_platform_display()
+    reinstall_reason = reinstall_blocker(service)
     reinstall = Control(
-        "reinstall", "Reinstall", False,
-        f"Reinstalling is not offered here for {platform} services; use the control panel, or open a ticket.",
+        "reinstall", "Reinstall", not reinstall_reason, reinstall_reason,
         f"Reinstall {service}? Everything on its disk is erased.",
     )  # fmt: skip
     return {

@@ -61,7 +61,7 @@ def test_detail_shows_plan_next_due_live_status_and_confirmed_power_buttons(shop
     assert 'data-testid="power-state"' in body and "running" in body
     assert re.search(r'data-confirm="Restart [^"]+\?', body) and re.search(r'data-confirm="Shut down [^"]+\?', body)
     assert "The server is already running." in body  # Start is disabled, with the reason
-    assert "Reinstalling is not offered here for Sandbox services" in body
+    assert 'data-testid="reinstall-link"' in body  # the sandbox platform reinstalls (tests/portal/test_services_reinstall.py)
 
 
 def test_bandwidth_this_period_against_quota_with_a_chart(shopper_client, service):
