@@ -28,6 +28,7 @@ OTHER_IDS = {
 BODIES = {
     ("post", "/api/v1/invoices/{invoice_id}/pay"): lambda w: {"payment_method_id": w.method.pk},
     ("post", "/api/v1/services/{service_id}/power"): lambda w: {"action": "restart"},
+    ("post", "/api/v1/services/{service_id}/reinstall"): lambda w: {},
     ("post", "/api/v1/services/{service_id}/change-plan/preview"): lambda w: {"price_id": w.bigger_price.pk},
     ("post", "/api/v1/services/{service_id}/change-plan"): lambda w: {"price_id": w.bigger_price.pk},
     ("post", "/api/v1/services/{service_id}/cancellation"): lambda w: {"reason": "other", "comment": "x"},

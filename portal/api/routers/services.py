@@ -1,4 +1,4 @@
-"""Services: list, detail, power, usage, plan change (preview, confirm), cancel at period end and its undo.
+"""Services: list, detail, power, usage, reinstall, plan change (preview, confirm), cancel at period end and its undo.
 
 Plan changes and cancellation act on the service's subscription through core.billing.services
 (proration.preview_change_plan / change_plan, subscriptions.cancel_subscription / resume_subscription).
@@ -18,7 +18,7 @@ from core.billing.services.subscriptions import cancel_subscription, resume_subs
 from core.catalog.models import Price
 from core.provisioning.drivers import PowerAction
 from core.provisioning.models import Service
-from core.provisioning.services import power_service, service_usage
+from core.provisioning.services import power_service, reinstall_service, service_usage
 from core.usage.queries import period_usage
 
 from .. import auth
@@ -33,6 +33,7 @@ from ..schemas.services import (
     PlanChangeOut,
     PlanChangePreviewOut,
     PowerIn,
+    ReinstallIn,
     ServiceDetailOut,
     ServiceOut,
     UsageOut,
@@ -141,6 +142,21 @@ def power(request, service_id: uuid.UUID, payload: PowerIn):
     service = _own_service(caller.customer, service_id)
     power_service(service, PowerAction(payload.action), actor=caller.user)
     return Status(202, {"detail": f"{payload.action} sent to {service}."})
+
+
+@router.post("/services/{service_id}/reinstall", response=responses({202: ServiceDetailOut}, 404),
+             auth=auth.services, summary="Erase and reinstall")  # fmt: skip
+@idempotent
+def reinstall(request, service_id: uuid.UUID, payload: ReinstallIn, idempotency_key: str = IdempotencyKeyHeader):
+    """Erases everything on the server and installs `template` (or what it runs now). Queued: the answer
+    has `pending_action` "reinstall" until the install finishes; the new root password is in the portal.
+    Asking again for the same template while it runs changes nothing. 422 `reinstall_not_allowed` when
+    the service is not active, its platform has no reinstall, or the product does not offer the template
+    (then `fields.template` says so)."""
+    caller = auth.caller(request)
+    service = _own_service(caller.customer, service_id)
+    reinstall_service(service, template=payload.template, actor=caller.user)
+    return Status(202, service_detail_out(_own_service(caller.customer, service_id)))
 
 
 @router.get("/services/{service_id}/usage", response=responses({200: UsageOut}, 404), auth=auth.read,

@@ -42,6 +42,14 @@ class PowerIn(Schema):
     action: Literal["boot", "shutdown", "restart", "hard_stop"]
 
 
+class ReinstallIn(Schema):
+    template: int | str | None = Field(
+        None,
+        description="What to install: an id from the product's order_options (os_templates; eggs for game "
+        "servers). Leave it out when the product offers no choice: what the server runs now is installed again.",
+    )
+
+
 class AcceptedOut(Schema):
     """The platform accepted the request."""
 
