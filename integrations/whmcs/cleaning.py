@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
 ZERO = Decimal("0.00")
+_CENT = Decimal("0.01")
 _DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2}):(\d{2}))?")
 # Typical UTF-8 read as latin-1 ("MÃ¼ller", "Ã©", "â€™"): lead bytes 0xC2-0xF4 shown as latin-1/cp1252.
 _MOJIBAKE = re.compile("[\u00c2-\u00f4][\u0080-\u00bf\u2018-\u203a\u0152-\u0178\u20ac]")
@@ -88,6 +89,8 @@ def clean_email(value) -> str | None:
 
 
 def money(value) -> Decimal:
+    if value.__class__ is Decimal:  # what the driver gives for DECIMAL columns
+        return value.quantize(_CENT)
     if value is None or value == "":
         return ZERO
-    return Decimal(str(value)).quantize(Decimal("0.01"))
+    return Decimal(str(value)).quantize(_CENT)

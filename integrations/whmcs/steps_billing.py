@@ -12,14 +12,15 @@ from __future__ import annotations
 from collections import defaultdict
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from core.accounts.models import Customer
 from core.billing.models import CreditEntry, Invoice, InvoiceLine, Payment
 from core.billing.services.imported import continue_numbering_after_imported
-from core.imports.services import insert_rows, sync_rows
+from core.imports.services import sync_rows
 from core.provisioning.models import Service
 
+from .bulk import BatchWriter, insert_rows, sync_range
 from .cleaning import ZERO, fix_text, money, parse_date, parse_datetime
 from .mappings import INVOICE_STATUS, gateway_for, line_kind
 from .run import Run
@@ -62,10 +63,16 @@ def _year(value) -> int | str:
 def import_invoices(run: Run) -> None:
     report = run.report
     customers = _customers()
-    for rows in run.batches("tblinvoices", INVOICE_COLUMNS, since_column="updated_at"):
-        with transaction.atomic():
-            # Numbers taken in earlier batches are in the database already: a set per batch keeps memory flat.
-            _invoice_batch(run, rows, customers, set())
+    services = dict(Service.objects.filter(whmcs_id__isnull=False).values_list("whmcs_id", "pk"))
+    in_flight: set[str] = set()  # numbers of the batch still being written (not visible to our queries yet)
+    with BatchWriter() as writer:
+        for rows in run.batches("tblinvoices", INVOICE_COLUMNS, since_column="updated_at"):
+            mapped, lines_for, numbers = _invoice_batch(run, rows, customers, in_flight)
+            writer.submit(
+                _write_invoices, mapped, lines_for, services, rows[0]["id"], rows[-1]["id"],
+                then=lambda written: _invoices_written(report, *written),
+            )  # fmt: skip
+            in_flight = numbers
     for year, last in continue_numbering_after_imported().items():
         report.notes.append(f"Our invoice series {year or ''} continues after imported number {last}.")
     report.notes.append(
@@ -74,7 +81,20 @@ def import_invoices(run: Run) -> None:
     )
 
 
-def _invoice_batch(run: Run, rows: list[dict], customers: dict, taken_numbers: set[str]) -> None:
+def _taken_numbers(numbers: list[str]) -> set[str]:
+    if not numbers:
+        return set()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT number FROM {Invoice._meta.db_table} WHERE number IN ({', '.join(['%s'] * len(numbers))})",  # noqa: S608
+            numbers,
+        )
+        return {number for (number,) in cursor.fetchall()}
+
+
+def _invoice_batch(run: Run, rows: list[dict], customers: dict, in_flight: set[str]):
+    """Map one batch: (invoices by WHMCS id, their lines, the numbers this batch takes). Numbers taken
+    by earlier batches are found in the database, those of the batch still being written in `in_flight`."""
     report, table = run.report, "tblinvoices"
     first, last = rows[0]["id"], rows[-1]["id"]
     items = defaultdict(list)
@@ -93,9 +113,10 @@ def _invoice_batch(run: Run, rows: list[dict], customers: dict, taken_numbers: s
             [first, last],
         )
     }
-    existing = set(Invoice.objects.filter(whmcs_id__in=[r["id"] for r in rows]).values_list("whmcs_id", flat=True))
+    existing = set(Invoice.objects.filter(whmcs_id__range=(first, last)).values_list("whmcs_id", flat=True))
     candidates = [(r["invoicenum"] or "").strip() or str(r["id"]) for r in rows if r["id"] not in existing]
-    taken_numbers |= set(Invoice.objects.filter(number__in=candidates).values_list("number", flat=True))
+    taken_numbers = _taken_numbers(candidates) | in_flight
+    numbers: set[str] = set()
     mapped, lines_for = {}, {}
     for r in rows:
         iid = r["id"]
@@ -129,10 +150,10 @@ def _invoice_batch(run: Run, rows: list[dict], customers: dict, taken_numbers: s
         due = due or issue
         number = (r["invoicenum"] or "").strip() or str(iid)
         if iid not in existing:
-            if number in taken_numbers:
+            if number in taken_numbers or number in numbers:
                 report.repair(table, iid, f"number {number} already used: imported as {number}-W{iid}")
                 number = f"{number}-W{iid}"
-            taken_numbers.add(number)
+            numbers.add(number)
         lines = _lines(report, iid, items.get(iid, []), subtotal, tax + tax2, billed, r)
         money_in = money(paid.get(iid, {}).get("amountin"))
         money_out = money(paid.get(iid, {}).get("amountout"))
@@ -186,34 +207,37 @@ def _invoice_batch(run: Run, rows: list[dict], customers: dict, taken_numbers: s
             "amount_refunded": money_out,
             "created_at": issued_at,
         }
-        lines_for[iid] = lines
-    result = sync_rows(Invoice, mapped, allowed_update_fields=MUTABLE)
+        if iid not in existing:
+            lines_for[iid] = lines
+    return mapped, lines_for, numbers
+
+
+def _write_invoices(mapped: dict, lines_for: dict, services: dict, first: int, last: int):
+    """The writer's half of a batch: the invoices (compared before written), then the lines of new ones."""
+    result = sync_range(Invoice, mapped, first, last, allowed_update_fields=MUTABLE)
+    new_lines = []
+    for iid, lines in lines_for.items():
+        invoice_id = result.pks[iid]
+        for position, line in enumerate(lines):
+            service_id = services.get(line.pop("hosting_id", None))
+            new_lines.append({"invoice_id": invoice_id, "position": position, "service_id": service_id, **line})
+    insert_rows(InvoiceLine, new_lines)
+    return result, len(new_lines)
+
+
+def _invoices_written(report, result, lines: int) -> None:
+    table = "tblinvoices"
     _count(report.table(table), result)
     for iid, fields in result.refused.items():
         report.repair(
             table, iid, f"changed in WHMCS after import ({', '.join(fields)}); issued invoice kept as first imported"
         )
-    new_lines = []
-    services = _service_map(lines_for, existing)
-    for iid, lines in lines_for.items():
-        if iid in existing:
-            continue
-        for position, line in enumerate(lines):
-            service_id = services.get(line.pop("hosting_id", None))
-            new_lines.append({"invoice_id": result.pks[iid], "position": position, "service_id": service_id, **line})
-    insert_rows(InvoiceLine, new_lines)
-    report.table("tblinvoiceitems").imported += len(new_lines)
+    report.table("tblinvoiceitems").imported += lines
 
 
 def _draft_money(skipped: dict) -> dict:
     # Drafts are excluded on the WHMCS side of the reconciliation as well: nothing to explain.
     return {}
-
-
-def _service_map(lines_for: dict, existing: set) -> dict:
-    ids = {ln.get("hosting_id") for iid, lines in lines_for.items() if iid not in existing for ln in lines}
-    ids.discard(None)
-    return dict(Service.objects.filter(whmcs_id__in=ids).values_list("whmcs_id", "pk")) if ids else {}
 
 
 def _lines(report, iid, items, subtotal, tax_total, billed, invoice_row) -> list[dict]:
@@ -285,31 +309,44 @@ def import_transactions(run: Run) -> None:
         c["whmcs_id"]: c
         for c in Customer.objects.filter(whmcs_id__isnull=False).values("whmcs_id", "pk", "currency_id")
     }
-    for rows in run.batches(table, TRANSACTION_COLUMNS, since_column="date"):
-        with transaction.atomic():
-            _transaction_batch(run, rows, customers)
+    in_flight: dict = {}  # (gateway, transaction id) -> WHMCS id, of the batch still being written
+    report = run.report
+    with BatchWriter() as writer:
+        for rows in run.batches(table, TRANSACTION_COLUMNS, since_column="date"):
+            payments, refunds, refund_of, holders = _transaction_batch(run, rows, customers, in_flight)
+            writer.submit(
+                _write_transactions, payments, refunds, refund_of, rows[0]["id"], rows[-1]["id"],
+                then=lambda results: [_count(report.table(table), result) for result in results],
+            )  # fmt: skip
+            in_flight = holders
 
 
-def _transaction_batch(run, rows, customers) -> None:
+def _pk_map(model, whmcs_ids) -> dict[int, int]:
+    """WHMCS id -> our pk for the given ids (integers, written into the statement: no parameter per id)."""
+    ids = sorted({int(i) for i in whmcs_ids if i})
+    if not ids:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT whmcs_id, id FROM {model._meta.db_table} WHERE whmcs_id IN ({','.join(map(str, ids))})")  # noqa: S608
+        return dict(cursor.fetchall())
+
+
+def _transaction_batch(run, rows, customers, in_flight: dict):
+    """Map one batch: (payments, refunds, refund id -> refunded payment's WHMCS id, the gateway
+    transaction ids this batch holds). Ids held by the batch still being written are in `in_flight`."""
     report, table = run.report, "tblaccounts"
-    invoices = dict(
-        Invoice.objects.filter(whmcs_id__in={r["invoiceid"] for r in rows if r["invoiceid"]}).values_list(
-            "whmcs_id", "pk"
-        )
-    )
-    originals = dict(
-        Payment.objects.filter(whmcs_id__in={r["refundid"] for r in rows if r["refundid"]}).values_list(
-            "whmcs_id", "pk"
-        )
-    )
-
-    txn_ids = [(r["transid"] or "").strip()[:128] for r in rows if r["transid"]]
-    holders = {  # (gateway, transaction id) -> the WHMCS id of the payment holding it
-        (g, t): w
-        for g, t, w in Payment.objects.filter(gateway_transaction_id__in=txn_ids).values_list(
-            "gateway", "gateway_transaction_id", "whmcs_id"
-        )
-    }
+    invoices = _pk_map(Invoice, (r["invoiceid"] for r in rows))
+    txn_ids = sorted({(r["transid"] or "").strip()[:128] for r in rows if r["transid"]})
+    holders = dict(in_flight)  # (gateway, transaction id) -> the WHMCS id of the payment holding it
+    if txn_ids:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT gateway, gateway_transaction_id, whmcs_id FROM {Payment._meta.db_table} "  # noqa: S608
+                f"WHERE gateway_transaction_id IN ({', '.join(['%s'] * len(txn_ids))})",
+                txn_ids,
+            )
+            holders.update(((g, t), w) for g, t, w in cursor.fetchall())
+    batch_holders = {}
     payments, refunds = {}, {}
     for r in rows:
         tid = r["id"]
@@ -349,6 +386,8 @@ def _transaction_batch(run, rows, customers) -> None:
         if gateway_txn and holders.setdefault((gateway, gateway_txn), tid) != tid:
             report.repair(table, tid, f"gateway transaction id {transid} used twice: kept as the reference only")
             gateway_txn = None
+        if gateway_txn:
+            batch_holders[(gateway, gateway_txn)] = tid
         invoice = invoices.get(r["invoiceid"]) if r["invoiceid"] else None
         if r["invoiceid"] and invoice is None:
             report.repair(table, tid, f"invoice {r['invoiceid']} was not imported: transaction kept without invoice")
@@ -360,13 +399,18 @@ def _transaction_batch(run, rows, customers) -> None:
             "raw": {"whmcs_gateway": r["gateway"], "description": fix_text(r["description"])[0][:500]},
         }  # fmt: skip
         (refunds if is_refund else payments)[tid] = values
-    paid = sync_rows(Payment, payments)
-    _count(report.table(table), paid)
-    refund_of = {r["id"]: r["refundid"] for r in rows if r["id"] in refunds}
+    refund_of = {tid: r["refundid"] for r in rows if (tid := r["id"]) in refunds}
+    return payments, refunds, refund_of, batch_holders
+
+
+def _write_transactions(payments: dict, refunds: dict, refund_of: dict, first: int, last: int):
+    """The writer's half: payments, then refunds linked to them (this batch's or an earlier one's)."""
+    paid = sync_range(Payment, payments, first, last)
+    originals = _pk_map(Payment, (o for o in refund_of.values() if o not in paid.pks))
     for tid, values in refunds.items():
         original = refund_of[tid]
         values["original_payment_id"] = paid.pks.get(original) or originals.get(original)
-    _count(report.table(table), sync_rows(Payment, refunds))
+    return paid, sync_range(Payment, refunds, first, last)
 
 
 def import_credit(run: Run) -> None:

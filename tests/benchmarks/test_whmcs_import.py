@@ -20,30 +20,30 @@ per-run set of invoice numbers, since made per batch), peak 341 MB. Over the 5-m
 """
 
 import cProfile
-import datetime as dt
 import os
 import pstats
-import random
 import resource
 import subprocess
 import time
 from decimal import Decimal
 
+import MySQLdb
 import pytest
+from django.db import connection
 
 from integrations.whmcs.importer import import_whmcs
 from tests.whmcs.conftest import source_name
-from tests.whmcs.source_db import create_database, drop_database, insert, md5_salted, php_bcrypt, source_url
+from tests.whmcs.source_db import create_database, drop_database, insert, php_bcrypt, server, source_url
 
 SCALE = float(os.environ.get("WHMCS_BENCH_SCALE", "1.0"))
 CLIENTS = int(20_000 * SCALE)
 SERVICES_PER_CLIENT = 2
 INVOICES_PER_CLIENT = 25
 BATCH = int(os.environ.get("WHMCS_BENCH_BATCH", "5000"))
+KEEP_SOURCE = os.environ.get("WHMCS_BENCH_KEEP_SOURCE") == "1"
 
 pytestmark = [pytest.mark.benchmark, pytest.mark.mariadb, pytest.mark.django_db(transaction=True)]
 
-CENT = Decimal("0.01")
 STATUSES = ["Paid"] * 7 + ["Unpaid", "Cancelled", "Refunded"]
 
 
@@ -52,9 +52,20 @@ def _rss_mb() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+GENERATOR_VERSION = 2  # bump when the generated data changes: a kept source of another version is rebuilt
+CHUNK = 100_000  # invoice ids per INSERT ... SELECT statement
+
+
+def _sql(conn, sql: str, params=None) -> None:
+    cur = conn.cursor()
+    cur.execute(sql, params)
+    cur.close()
+
+
 def _generate(conn) -> dict:
-    rnd = random.Random(9)
-    counts = {}
+    """The source history, generated inside MariaDB with INSERT ... SELECT over the SEQUENCE engine's
+    seq_1_to_N tables (no rows travel through Python). Amounts are a fixed hash of the invoice id."""
+    n = CLIENTS
     insert(conn, "tblcurrencies", [
         {"id": 2, "code": "EUR", "prefix": "€", "suffix": "", "format": 2, "rate": Decimal("0.92"), "default": 0},
         {"id": 3, "code": "GBP", "prefix": "£", "suffix": "", "format": 2, "rate": Decimal("0.79"), "default": 0},
@@ -64,81 +75,120 @@ def _generate(conn) -> dict:
         {"id": p + 1, "type": "server", "gid": 1, "name": f"Plan {p + 1}", "servertype": m, "paytype": "recurring"}
         for p, m in enumerate(modules)
     ])  # fmt: skip
-    bcrypt_hash = php_bcrypt("bench-password")
-    clients, users, links = [], [], []
-    for cid in range(1, CLIENTS + 1):
-        clients.append({
-            "id": cid, "firstname": f"F{cid}", "lastname": f"L{cid}", "email": f"c{cid}@bench.example",
-            "address1": "1 Main St", "city": "City", "postcode": "12345", "country": "US", "currency": cid % 3 + 1,
-            "status": "Active", "datecreated": dt.date(2018, 1, 1), "credit": Decimal("0.00"),
-        })  # fmt: skip
-        users.append({"id": cid, "first_name": f"F{cid}", "last_name": f"L{cid}", "email": f"c{cid}@bench.example",
-                      "password": bcrypt_hash if cid % 10 == 0 else md5_salted("pw", f"s{cid}")})  # fmt: skip
-        links.append({"auth_user_id": cid, "client_id": cid, "owner": 1})
-    insert(conn, "tblclients", clients)
-    insert(conn, "tblusers", users)
-    insert(conn, "tblusers_clients", links)
-    counts["clients"] = len(clients)
-    del clients, users, links
-    services = [
-        {"id": sid, "userid": (sid - 1) // SERVICES_PER_CLIENT + 1, "packageid": sid % 5 + 1, "regdate": dt.date(2019, 1, 1),
-         "domain": f"s{sid}.bench", "billingcycle": "Monthly", "amount": Decimal("9.99"), "domainstatus": "Active",
-         "nextduedate": dt.date(2027, 1, 1), "dedicatedip": f"10.{sid // 65536 % 256}.{sid // 256 % 256}.{sid % 256}"}
-        for sid in range(1, CLIENTS * SERVICES_PER_CLIENT + 1)
-    ]  # fmt: skip
-    insert(conn, "tblhosting", services)
-    counts["services"] = len(services)
-    del services
-    iid = item_id = acc_id = 0
-    counts.update(invoices=0, lines=0, transactions=0)
-    for first_client in range(1, CLIENTS + 1, 1000):  # in chunks, so the generator's memory stays small too
-        invoices, items, accounts = [], [], []
-        for cid in range(first_client, min(first_client + 1000, CLIENTS + 1)):
-            for k in range(INVOICES_PER_CLIENT):
-                iid += 1
-                date = dt.date(2019, 1, 1) + dt.timedelta(days=k * 30 + cid % 30)
-                status = STATUSES[(cid + k) % len(STATUSES)]
-                amount = Decimal(rnd.randrange(300, 9000)) / 100
-                setup = Decimal("5.00") if k % 5 == 0 else Decimal("0.00")
-                subtotal = amount + setup
-                invoices.append({"id": iid, "userid": cid, "invoicenum": "", "date": date, "duedate": date,
-                                 "subtotal": subtotal, "credit": Decimal("0.00"), "tax": Decimal("0.00"),
-                                 "tax2": Decimal("0.00"), "total": subtotal, "status": status, "paymentmethod": "stripe",
-                                 "datepaid": date, "created_at": date, "updated_at": date})  # fmt: skip
-                item_id += 1
-                items.append({"id": item_id, "invoiceid": iid, "userid": cid, "type": "Hosting",
-                              "relid": (cid - 1) * 2 + 1, "description": f"Plan - s{cid}.bench", "amount": amount, "taxed": 0})  # fmt: skip
-                if setup:
-                    item_id += 1
-                    items.append({"id": item_id, "invoiceid": iid, "userid": cid, "type": "Setup", "relid": 0,
-                                  "description": "Setup fee", "amount": setup, "taxed": 0})  # fmt: skip
-                if status in ("Paid", "Refunded"):
-                    acc_id += 1
-                    fee = (subtotal * Decimal("0.029") + Decimal("0.30")).quantize(CENT)
-                    accounts.append({"id": acc_id, "userid": cid, "currency": 0, "gateway": "stripe", "date": date,
-                                     "amountin": subtotal, "fees": fee, "amountout": Decimal("0.00"),
-                                     "transid": f"ch_{acc_id}", "invoiceid": iid, "refundid": 0})  # fmt: skip
-                    if status == "Refunded":
-                        acc_id += 1
-                        accounts.append({"id": acc_id, "userid": cid, "currency": 0, "gateway": "stripe", "date": date,
-                                         "amountin": Decimal("0.00"), "fees": -fee, "amountout": subtotal,
-                                         "transid": f"re_{acc_id}", "invoiceid": iid, "refundid": acc_id - 1})  # fmt: skip
-        insert(conn, "tblinvoices", invoices)
-        insert(conn, "tblinvoiceitems", items)
-        insert(conn, "tblaccounts", accounts)
-        counts["invoices"] += len(invoices)
-        counts["lines"] += len(items)
-        counts["transactions"] += len(accounts)
+    _sql(conn, "INSERT INTO tblclients (id, firstname, lastname, email, address1, city, postcode, country, currency, "
+               "status, datecreated, credit) SELECT seq, CONCAT('F', seq), CONCAT('L', seq), CONCAT('c', seq, "
+               f"'@bench.example'), '1 Main St', 'City', '12345', 'US', MOD(seq, 3) + 1, 'Active', '2018-01-01', 0 "
+               f"FROM seq_1_to_{n}")  # fmt: skip
+    # Every tenth login a PHP bcrypt hash, the others WHMCS's legacy md5(salt.password):salt.
+    _sql(conn, "INSERT INTO tblusers (id, first_name, last_name, email, password) SELECT seq, CONCAT('F', seq), "
+               "CONCAT('L', seq), CONCAT('c', seq, '@bench.example'), IF(MOD(seq, 10) = 0, %s, "
+               f"CONCAT(MD5(CONCAT('s', seq, 'pw')), ':s', seq)) FROM seq_1_to_{n}", [php_bcrypt("bench-password")])  # fmt: skip
+    _sql(conn, f"INSERT INTO tblusers_clients (auth_user_id, client_id, owner) SELECT seq, seq, 1 FROM seq_1_to_{n}")
+    _sql(conn, "INSERT INTO tblhosting (id, userid, packageid, regdate, domain, billingcycle, amount, domainstatus, "
+               f"nextduedate, dedicatedip) SELECT seq, (seq - 1) DIV {SERVICES_PER_CLIENT} + 1, MOD(seq, 5) + 1, "
+               "'2019-01-01', CONCAT('s', seq, '.bench'), 'Monthly', 9.99, 'Active', '2027-01-01', "
+               "CONCAT('10.', MOD(seq DIV 65536, 256), '.', MOD(seq DIV 256, 256), '.', MOD(seq, 256)) "
+               f"FROM seq_1_to_{n * SERVICES_PER_CLIENT}")  # fmt: skip
+    # Invoice id = (client - 1) * 25 + k + 1 for the client's k-th invoice (k = 0..24): one every 30 days
+    # from 2019; statuses 7 in 10 Paid, then Unpaid, Cancelled, Refunded; every fifth has a 5.00 setup line.
+    statuses = ", ".join(f"'{s}'" for s in STATUSES)
+    total_invoices = n * INVOICES_PER_CLIENT
+    for first in range(1, total_invoices + 1, CHUNK):
+        last = min(first + CHUNK - 1, total_invoices)
+        _sql(conn, "INSERT INTO tblinvoices (id, userid, invoicenum, date, duedate, subtotal, credit, tax, tax2, total, "
+                   "status, paymentmethod, datepaid, created_at, updated_at) "
+                   "SELECT id, cid, '', d, d, sub, 0, 0, 0, sub, ELT(MOD(cid + k, 10) + 1, " + statuses + "), 'stripe', "
+                   "d, d, d FROM (SELECT seq AS id, (seq - 1) DIV 25 + 1 AS cid, MOD(seq - 1, 25) AS k, "
+                   "'2019-01-01' + INTERVAL (MOD(seq - 1, 25) * 30 + MOD((seq - 1) DIV 25 + 1, 30)) DAY AS d, "
+                   "(MOD(seq * 7919, 8700) + 300) / 100 + IF(MOD(seq - 1, 5) = 0, 5, 0) AS sub "
+                   f"FROM seq_{first}_to_{last}) x")  # fmt: skip
+        between = f"BETWEEN {first} AND {last}"
+        _sql(conn, "INSERT INTO tblinvoiceitems (id, invoiceid, userid, type, relid, description, amount, taxed) "
+                   f"SELECT 2 * id - 1, id, userid, 'Hosting', (userid - 1) * {SERVICES_PER_CLIENT} + 1, "
+                   "CONCAT('Plan - s', userid, '.bench'), subtotal - IF(MOD(id - 1, 5) = 0, 5, 0), 0 "
+                   f"FROM tblinvoices WHERE id {between}")  # fmt: skip
+        _sql(conn, "INSERT INTO tblinvoiceitems (id, invoiceid, userid, type, relid, description, amount, taxed) "
+                   "SELECT 2 * id, id, userid, 'Setup', 0, 'Setup fee', 5, 0 FROM tblinvoices "
+                   f"WHERE id {between} AND MOD(id - 1, 5) = 0")  # fmt: skip
+        # A Stripe payment (fee 2.9% + 0.30) per Paid/Refunded invoice; a Refunded one also has the refund,
+        # which gives the fee back (negative fee) and points at the payment (refundid).
+        _sql(conn, "INSERT INTO tblaccounts (id, userid, currency, gateway, date, amountin, fees, amountout, transid, "
+                   "invoiceid, refundid) SELECT 2 * id - 1, userid, 0, 'stripe', date, subtotal, "
+                   "ROUND(subtotal * 0.029 + 0.30, 2), 0, CONCAT('ch_', 2 * id - 1), id, 0 FROM tblinvoices "
+                   f"WHERE id {between} AND status IN ('Paid', 'Refunded')")  # fmt: skip
+        _sql(conn, "INSERT INTO tblaccounts (id, userid, currency, gateway, date, amountin, fees, amountout, transid, "
+                   "invoiceid, refundid) SELECT 2 * id, userid, 0, 'stripe', date, 0, "
+                   "-ROUND(subtotal * 0.029 + 0.30, 2), subtotal, CONCAT('re_', 2 * id), id, 2 * id - 1 "
+                   f"FROM tblinvoices WHERE id {between} AND status = 'Refunded'")  # fmt: skip
+    return _counts(conn)
+
+
+def _counts(conn) -> dict:
+    cur = conn.cursor()
+    counts = {}
+    for name, table in (("clients", "tblclients"), ("services", "tblhosting"), ("invoices", "tblinvoices"),
+                        ("lines", "tblinvoiceitems"), ("transactions", "tblaccounts")):  # fmt: skip
+        cur.execute(f"SELECT COUNT(*) FROM `{table}`")  # noqa: S608
+        counts[name] = int(cur.fetchone()[0])
+    cur.close()
     return counts
+
+
+def _kept_source(name: str):
+    """A source database of this scale and generator version left by an earlier run, or None."""
+    s = server()
+    try:
+        conn = MySQLdb.connect(host=s["host"], port=s["port"], user=s["user"], passwd=s["password"], db=name,
+                               charset="utf8mb4", autocommit=True)  # fmt: skip
+    except MySQLdb.Error:
+        return None
+    try:
+        cur = conn.cursor()
+        cur.execute("SELECT scale, version FROM bench_source")
+        row = cur.fetchone()
+    except MySQLdb.Error:
+        row = None
+    if row and float(row[0]) == SCALE and int(row[1]) == GENERATOR_VERSION:
+        return conn
+    conn.close()
+    return None
+
+
+def _source(name: str):
+    """The source database: reused when WHMCS_BENCH_KEEP_SOURCE=1 finds one of the same scale, else generated.
+    The marker table bench_source is written last, so a generation that was interrupted is not reused."""
+    if KEEP_SOURCE and (conn := _kept_source(name)):
+        counts = _counts(conn)
+        print(f"\nReusing the kept source {name}: {counts} ({sum(counts.values()):,} source rows)")
+        return conn, counts
+    conn = create_database(name)
+    started = time.monotonic()
+    counts = _generate(conn)
+    print(f"\nGenerated {counts} ({sum(counts.values()):,} source rows) in {time.monotonic() - started:.0f}s")
+    _sql(conn, "CREATE TABLE bench_source (scale DOUBLE NOT NULL, version INT NOT NULL)")
+    _sql(conn, "INSERT INTO bench_source VALUES (%s, %s)", [SCALE, GENERATOR_VERSION])
+    return conn, counts
+
+
+def _truncate_imported() -> None:
+    """Empty our big tables with TRUNCATE: the test database's flush after the test DELETEs row by row."""
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_rows > 1000"
+        )
+        tables = [t for (t,) in cur.fetchall()]
+        cur.execute("SET FOREIGN_KEY_CHECKS = 0")
+        try:
+            for table in tables:
+                cur.execute(f"TRUNCATE TABLE {connection.ops.quote_name(table)}")
+        finally:
+            cur.execute("SET FOREIGN_KEY_CHECKS = 1")
 
 
 def test_whmcs_import_benchmark(worker_id):
     name = source_name(worker_id) + "_bench"
-    conn = create_database(name)
+    conn, counts = _source(name)
     try:
-        started = time.monotonic()
-        counts = _generate(conn)
-        print(f"\nGenerated {counts} ({sum(counts.values()):,} source rows) in {time.monotonic() - started:.0f}s")
         print("uptime before:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())  # noqa: S607
         samples = []
 
@@ -176,4 +226,6 @@ def test_whmcs_import_benchmark(worker_id):
             assert elapsed < 300, f"{elapsed:.0f}s is over the 5-minute budget"
     finally:
         conn.close()
-        drop_database(name)
+        if not KEEP_SOURCE:
+            drop_database(name)
+        _truncate_imported()
