@@ -83,7 +83,9 @@ ORDER_OPTIONS_HELP = (
     '"variables": [{"name": "SERVER_JARFILE", "label": "Server jar", "default": "server.jar", '
     '"required": true, "pattern": "^[a-z0-9._-]+$"}]}'
 )
-ORDER_OPTION_KEYS = {"hostname", "locations", "os_templates", "variables"}
+# "eggs" (game servers): the Pterodactyl eggs a customer may choose, each with its own variables,
+# e.g. [{"id": 5, "label": "Paper", "nest_id": 1, "variables": [{"name": "MINECRAFT_VERSION", ...}]}].
+ORDER_OPTION_KEYS = {"hostname", "locations", "os_templates", "variables", "eggs"}
 
 
 class Product(models.Model):
@@ -186,6 +188,18 @@ def validate_order_options(data) -> None:
     variables = data.get("variables", [])
     if not isinstance(variables, list) or not all(isinstance(v, dict) and v.get("name") for v in variables):
         errors.append('\'variables\' must be a list of {"name": ..., "label": ...}.')
+    eggs = data.get("eggs", [])
+    if not isinstance(eggs, list) or not all(
+        isinstance(e, dict)
+        and e.get("id") not in (None, "")
+        and e.get("label")
+        and isinstance(e.get("variables", []), list)
+        and all(isinstance(v, dict) and v.get("name") for v in e.get("variables", []))
+        for e in eggs
+    ):
+        errors.append(
+            '\'eggs\' must be a list of {"id": ..., "label": ..., "nest_id": ..., "variables": [{"name": ...}]}.'
+        )
     if errors:
         raise ValidationError({"order_options": errors})
 

@@ -28,6 +28,7 @@ from core.billing.models import Invoice, Order, PaymentMethod
 from core.billing.services import methods
 from core.billing.services.orders import (
     ProductOptionsError,
+    declared_variables,
     hostname_rule,
     place_order,
     preview_order,
@@ -92,14 +93,23 @@ def catalog(request):
 def _options_from(data, product: Product) -> dict:
     """The customer's choices as validate_product_options expects them (only what was sent)."""
     options = {}
-    for name in ("hostname", "location", "os_template"):
+    for name in ("hostname", "location", "os_template", "egg"):
         if name in data:
             options[name] = data.get(name, "")
-    declared = [v["name"] for v in (product.order_options or {}).get("variables") or []]
+    declared = [v["name"] for v in declared_variables(product, _egg_shown(product, data))]
     variables = {name: data[f"var_{name}"] for name in declared if f"var_{name}" in data}
     if variables:
         options["variables"] = variables
     return options
+
+
+def _egg_shown(product: Product, data) -> str | None:
+    """The egg whose variables the form shows: the one chosen, else the first the product lists
+    (the select starts on it)."""
+    eggs = (product.order_options or {}).get("eggs") or []
+    if "egg" in data:
+        return data.get("egg")
+    return str(eggs[0]["id"]) if eggs else None
 
 
 def _chosen_price(prices: list[Price], data) -> Price:
@@ -180,7 +190,7 @@ def checkout(request, slug):
 
 def _variables_with_values(product: Product, data, field_errors: dict) -> list[dict]:
     out = []
-    for spec in (product.order_options or {}).get("variables") or []:
+    for spec in declared_variables(product, _egg_shown(product, data)):
         name = spec["name"]
         value = data.get(f"var_{name}", spec.get("default", ""))
         out.append({**spec, "value": value, "errors": field_errors.get(f"variables.{name}", [])})

@@ -278,18 +278,38 @@ def _choice(choices: list[dict], value, label: str, errors: dict, field: str):
     return None
 
 
+def chosen_egg(product: Product, egg) -> dict | None:
+    """The product's egg entry (order_options "eggs") whose id is `egg`, or None."""
+    for choice in (product.order_options or {}).get("eggs") or []:
+        if egg not in (None, "") and str(choice["id"]) == str(egg).strip():
+            return choice
+    return None
+
+
+def declared_variables(product: Product, egg=None) -> list[dict]:
+    """The variables a customer fills in: the product's, then those of the chosen egg (an egg's
+    variable replaces the product's of the same name)."""
+    declared = {v["name"]: v for v in (product.order_options or {}).get("variables") or []}
+    chosen = chosen_egg(product, egg)
+    for spec in (chosen or {}).get("variables") or []:
+        declared[spec["name"]] = spec
+    return list(declared.values())
+
+
 def validate_product_options(product: Product, options: dict) -> dict:
     """Check what a customer chose for `product` against Product.order_options, before any money moves.
 
-    `options` holds hostname, location, os_template and variables ({NAME: value}); anything else is
-    refused. Returns {"hostname": str, "config": dict} ready for an order item: config uses the keys
+    `options` holds hostname, location, os_template, egg and variables ({NAME: value}); anything else
+    is refused. Returns {"hostname": str, "config": dict} ready for an order item: config uses the keys
     the product's platform driver reads (e.g. VirtFusion's os_template_id, Pterodactyl's
-    location_id and environment). Raises ProductOptionsError with every field's problem at once.
+    location_id, egg_id/nest_id and environment). A game product that lists eggs needs one chosen, and
+    that egg's variables are checked with the product's. Raises ProductOptionsError with every
+    field's problem at once.
     """
     allowed = product.order_options or {}
     options = dict(options or {})
     errors: dict[str, list[str]] = {}
-    unknown = set(options) - {"hostname", "location", "os_template", "variables"}
+    unknown = set(options) - {"hostname", "location", "os_template", "egg", "variables"}
     for key in sorted(unknown):
         errors.setdefault(key, []).append(f"{product.name} has no option {key!r}.")
 
@@ -315,11 +335,18 @@ def validate_product_options(product: Product, options: dict) -> dict:
     if os_template is not None:
         config[OS_KEYS.get(product.platform, "os_template")] = os_template
 
+    egg = _choice(allowed.get("eggs") or [], options.get("egg"), "game", errors, "egg")
+    if egg is not None:
+        config["egg_id"] = egg
+        nest_id = (chosen_egg(product, egg) or {}).get("nest_id")
+        if nest_id not in (None, ""):
+            config["nest_id"] = nest_id
+
     given = options.get("variables") or {}
     if not isinstance(given, dict):
         errors.setdefault("variables", []).append("Variables must be given as name: value pairs.")
         given = {}
-    declared = {v["name"]: v for v in allowed.get("variables") or []}
+    declared = {v["name"]: v for v in declared_variables(product, egg)}
     for name in sorted(set(given) - set(declared)):
         errors.setdefault(f"variables.{name}", []).append(f"{product.name} has no setting {name!r}.")
     environment = {}

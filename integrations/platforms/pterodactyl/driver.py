@@ -245,7 +245,7 @@ class PterodactylDriver(ProvisioningDriver):
                 user_created = created or (
                     bool(existing.get("user_created")) and str(existing.get("user_id")) == str(user.get("id"))
                 )
-                egg = self._egg(request.product_settings)
+                egg = self._egg(request.product_settings, request.config)
                 body = self._server_body(request, int(user["id"]), egg)
                 try:
                     server = self.app.create_server(body)
@@ -327,11 +327,20 @@ class PterodactylDriver(ProvisioningDriver):
             return user
         return None
 
-    def _egg(self, product_settings: dict) -> dict:
-        nest_id, egg_id = product_settings.get("nest_id"), product_settings.get("egg_id")
+    @staticmethod
+    def _egg_ids(product_settings: dict, config: dict | None = None) -> tuple[int | None, int | None]:
+        """(nest id, egg id): the customer's choice from the product's eggs (config egg_id, nest_id)
+        over the product's own egg; a chosen egg without a nest is in the product's nest."""
+        config = config or {}
+        egg_id = _int_or_none(config.get("egg_id")) or _int_or_none(product_settings.get("egg_id"))
+        nest_id = _int_or_none(config.get("nest_id")) or _int_or_none(product_settings.get("nest_id"))
+        return nest_id, egg_id
+
+    def _egg(self, product_settings: dict, config: dict | None = None) -> dict:
+        nest_id, egg_id = self._egg_ids(product_settings, config)
         if not nest_id or not egg_id:
             raise ApiError("Pterodactyl: the product needs nest_id and egg_id", None, None, False)
-        return self.app.get_egg(int(nest_id), int(egg_id))
+        return self.app.get_egg(nest_id, egg_id)
 
     @staticmethod
     def _environment(egg: Mapping, product_env: Mapping, customer_env: Mapping, current: Mapping | None = None) -> dict:
@@ -353,13 +362,21 @@ class PterodactylDriver(ProvisioningDriver):
         settings = request.product_settings or {}
         config = request.config or {}
         name = config.get("server_name") or request.hostname or f"game-{str(request.external_id)[:8]}"
+        _, egg_id = self._egg_ids(settings, config)
+        # The product's image, startup and variables are written for its own egg; another egg the
+        # customer chose runs with that egg's defaults (and only the product variables it declares).
+        own_egg = egg_id == _int_or_none(settings.get("egg_id"))
+        product_env = settings.get("environment") or {}
+        if not own_egg:
+            declared = {v.get("env_variable") for v in egg.get("variables") or []}
+            product_env = {k: v for k, v in product_env.items() if k in declared}
         body: dict[str, Any] = {
             "name": str(name)[:191],
             "user": user_id,
-            "egg": int(settings["egg_id"]),
-            "docker_image": settings.get("docker_image") or egg_image(egg),
-            "startup": settings.get("startup") or egg.get("startup") or "",
-            "environment": self._environment(egg, settings.get("environment") or {}, config.get("environment") or {}),
+            "egg": egg_id,
+            "docker_image": (settings.get("docker_image") if own_egg else None) or egg_image(egg),
+            "startup": (settings.get("startup") if own_egg else None) or egg.get("startup") or "",
+            "environment": self._environment(egg, product_env, config.get("environment") or {}),
             "limits": limits_for(settings, request.features or {}),
             "feature_limits": feature_limits_for(settings),
             "external_id": str(request.external_id),

@@ -26,6 +26,6 @@ class ProductOut(Schema):
     features: dict
     in_stock: bool
     order_options: dict = Field(
-        description="What can be chosen at order: hostname rule, locations, os_templates, variables."
+        description="What can be chosen at order: hostname rule, locations, os_templates, eggs (each with its variables), variables."
     )
     prices: list[CatalogPriceOut]

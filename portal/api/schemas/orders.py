@@ -9,7 +9,7 @@ class OrderItemIn(Schema):
     quantity: int = Field(1, ge=1, le=100)
     options: dict = Field(
         default_factory=dict,
-        description="The product's choices: hostname, location, os_template, variables {NAME: value}.",
+        description="The product's choices: hostname, location, os_template, egg (game servers), variables {NAME: value}.",
     )
 
 
