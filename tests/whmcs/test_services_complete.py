@@ -311,6 +311,16 @@ def test_the_billing_run_renews_an_imported_service_once_at_its_whmcs_next_due_d
     assert (sub.current_period_start, sub.current_period_end) == (_at("2026-03-10"), _at("2026-04-10"))
     assert not Invoice.objects.filter(subscription__whmcs_id__in=[1006, 1007]).exists()  # ended ones never renew
 
+    # A biennial service renews for 24 months at its due date, with WHMCS's amount.
+    with clock.frozen_at(_at("2026-05-01")):
+        summary = RunSummary(date="2026-05-01")
+        catch_up(clock.now(), summary)
+        assert summary.errors == [], summary.errors[:3]
+    biennial = _sub(1002)
+    [renewal] = renewals(biennial)
+    assert (renewal.renewal_period_start, renewal.subtotal) == (_at("2026-05-01"), Decimal("1780.00"))
+    assert (biennial.current_period_start, biennial.current_period_end) == (_at("2026-05-01"), _at("2028-05-01"))
+
 
 def test_without_the_key_passwords_are_not_imported_and_the_report_says_so_once(source):
     report = import_whmcs(source["url"], batch_size=40, only=["currencies", "clients", "products", "pricing",
