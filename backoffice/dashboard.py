@@ -254,29 +254,67 @@ def build_dashboard(kpis: dict) -> dict:
 def cached_kpis(month: dt.date, *, refresh: bool = False) -> dict:
     """dashboard_kpis for `month`, kept in the cache for settings.DASHBOARD_CACHE_SECONDS (60; 0 = off).
 
-    Many staff opening the home page within a minute share one computation; the page says when the
-    figures were computed and `?refresh=1` recomputes them.
+    The whole-table figures come from the newest dashboard snapshot (core.analytics.snapshot,
+    refreshed hourly by a task); the cache key carries the snapshot's id, so a new snapshot is
+    shown at once. Many staff opening the home page within a minute share one read of the live
+    figures (receivables, attention, counts); `?refresh=1` re-reads them.
     """
     from django.conf import settings
     from django.core.cache import cache
 
     from core.analytics.queries import dashboard_kpis
+    from core.analytics.snapshot import latest_snapshot_id
 
     seconds = int(getattr(settings, "DASHBOARD_CACHE_SECONDS", 60))
-    key = f"dashboard:kpis:{month:%Y-%m}"
-    kpis = None if refresh or not seconds else cache.get(key)
+    snapshot_id = latest_snapshot_id()
+    key = f"dashboard:kpis:{month:%Y-%m}:{snapshot_id}"
+    kpis = None if refresh or not seconds or snapshot_id is None else cache.get(key)
     if kpis is None:
         kpis = dashboard_kpis(month)
         kpis["computed_at"] = clock.now()
         if seconds:
-            cache.set(key, kpis, seconds)
+            cache.set(f"dashboard:kpis:{month:%Y-%m}:{kpis['snapshot_id']}", kpis, seconds)
     return kpis
+
+
+def _freshness(kpis: dict) -> dict:
+    from core.analytics.snapshot import refresh_queued_since
+
+    refreshed = kpis.get("snapshot_refreshed_at")
+    age = clock.now() - refreshed if refreshed else None
+    minutes = max(0, int(age.total_seconds() // 60)) if age is not None else None
+    return {
+        "snapshot_refreshed_at": refreshed,
+        "snapshot_age_minutes": minutes,
+        "snapshot_duration_ms": kpis.get("snapshot_duration_ms"),
+        "snapshot_refresh_queued": refresh_queued_since(),
+        "snapshot_refresh_url": reverse("admin:analytics_refresh_snapshots"),
+    }
 
 
 def dashboard_callback(request, context):
     month = parse_month(request.GET.get("month"))
     kpis = cached_kpis(month, refresh=request.GET.get("refresh") == "1")
     context.update(build_dashboard(kpis))
+    context.update(_freshness(kpis))
     context["month_value"] = f"{month:%Y-%m}"
     context["computed_at"] = kpis.get("computed_at")
     return context
+
+
+def refresh_snapshots_view(request):
+    """Staff's "Refresh now": queue the snapshot task (MRR movement + dashboard) and go back to the dashboard."""
+    from django.contrib import messages
+    from django.http import HttpResponseNotAllowed
+    from django.shortcuts import redirect
+
+    from core.analytics.snapshot import queue_refresh
+
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    if queue_refresh():
+        messages.success(request, "Snapshot refresh queued: the figures update when the task has run (usually "
+                                  "within a minute). Reload the page to see them.")  # fmt: skip
+    else:
+        messages.info(request, "A snapshot refresh is already queued.")
+    return redirect("admin:index")

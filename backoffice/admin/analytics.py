@@ -57,6 +57,14 @@ class CustomerMRRAdmin(ReadOnlyModelAdmin):
     def change_cell(self, obj):
         return f"{obj.currency} {obj.change:+,.2f}"
 
+    def get_urls(self):
+        from backoffice.dashboard import refresh_snapshots_view
+
+        wrap = self.admin_site.admin_view
+        return [
+            path("refresh-snapshots/", wrap(refresh_snapshots_view), name="analytics_refresh_snapshots"),
+        ] + super().get_urls()
+
 
 @admin.register(ExportJob)
 class ExportJobAdmin(ReadOnlyModelAdmin):

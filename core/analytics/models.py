@@ -108,3 +108,26 @@ class MRRMovementTotal(models.Model):
 
     def __str__(self):
         return f"{self.month:%Y-%m} {self.currency} {self.movement}"
+
+
+class DashboardSnapshot(models.Model):
+    """The dashboard figures that read whole tables, computed by a task so the page reads one row.
+
+    Written only by core.analytics.snapshot.refresh_dashboard_snapshot (the django-q2 task
+    `core.analytics.tasks.refresh_snapshots`, hourly after the MRR snapshot, or queued by staff
+    with "Refresh now"). `figures` holds MRR per product and currency, paying customers, churn over
+    30 days, revenue, refunds and disputes per month, cancellation reasons, receivables, customers
+    and services by status; Decimals and dates tagged so they read back exactly. The newest row is
+    the one shown.
+    """
+
+    refreshed_at = models.DateTimeField(default=clock.now, db_index=True)
+    duration_ms = models.PositiveIntegerField(default=0, help_text="How long the refresh took")
+    figures = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-refreshed_at", "-id"]
+        get_latest_by = ("refreshed_at", "id")
+
+    def __str__(self):
+        return f"Dashboard snapshot {self.refreshed_at:%Y-%m-%d %H:%M}"

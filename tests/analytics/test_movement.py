@@ -176,4 +176,4 @@ def test_hourly_task_backfills_the_month_before_once_then_refreshes_the_current(
     tasks.ensure_schedules()
     tasks.ensure_schedules()
     schedule = Schedule.objects.get(name=tasks.MRR_SCHEDULE)
-    assert schedule.func == "core.analytics.tasks.refresh_mrr_snapshots" and schedule.cron == "5 * * * *"
+    assert schedule.func == "core.analytics.tasks.refresh_snapshots" and schedule.cron == "5 * * * *"
