@@ -7,6 +7,8 @@ real runs did). Nothing is changed; the live policy is edited under Billing › 
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django import forms
 from django.views.generic import TemplateView
 from unfold.views import UnfoldModelAdminViewMixin
@@ -35,8 +37,8 @@ class WhatIfForm(forms.Form):
                                               help_text="None ticked: every service type")  # fmt: skip
     exempt_customers = forms.CharField(label="Also exempt customers (IDs, comma-separated)", required=False,
                                        widget=UnfoldAdminTextInputWidget)  # fmt: skip
-    honour_exemptions = forms.BooleanField(label="Keep today's customer and service exemptions", required=False,
-                                           initial=True)  # fmt: skip
+    honour_exemptions = forms.BooleanField(label="Honour customer and service exemptions (as they were on each day)",
+                                           required=False, initial=True)  # fmt: skip
 
     def clean_reminder_days(self):
         return tuple(_ints(self.cleaned_data["reminder_days"], "Reminder days"))
@@ -74,6 +76,8 @@ def _summary(result: whatif.ReplayResult, code: str) -> dict:
         "terminations": result.terminations,
         "customers": len(result.customers),
         "reminders": result.reminders,
+        "held": len(result.held),
+        "held_days": len(result.held_days),
         "mrr_at_risk": format_amount(result.mrr_at_risk_converted, code),
         "mrr_parts": " · ".join(format_amount(v, c) for c, v in result.mrr_at_risk.items()) or "—",
         "customer_rows": result.customers[:MAX_LISTED_CUSTOMERS],
@@ -101,14 +105,32 @@ class DunningWhatIfView(UnfoldModelAdminViewMixin, TemplateView):
                 {"title": f"Last 12 months ({result['past']['from']} to {result['past']['to']})",
                  "current": _summary(result["past"]["current"], code),
                  "proposed": _summary(result["past"]["proposed"], code),
-                 "recorded": len(result["past"]["recorded"])},
+                 "recorded": len(result["past"]["recorded"]), "recorded_held": len(result["past"]["recorded_held"])},
                 {"title": f"Next 30 days ({result['future']['from']} to {result['future']['to']}), if nothing more is paid",
                  "current": _summary(result["future"]["current"], code),
-                 "proposed": _summary(result["future"]["proposed"], code), "recorded": None},
+                 "proposed": _summary(result["future"]["proposed"], code), "recorded": None, "recorded_held": None},
             ]  # fmt: skip
             context["rates_note"] = _rates_note()
+            context["blast_radius"] = _blast_radius_note()
         context["method_note"] = whatif.__doc__
         return context
+
+
+def _blast_radius_note() -> str:
+    from django.conf import settings
+
+    billing = settings.BILLING
+    limits = []
+    if billing.get("BLAST_RADIUS_MAX_COUNT") is not None:
+        limits.append(f"more than {billing['BLAST_RADIUS_MAX_COUNT']} actions")
+    if billing.get("BLAST_RADIUS_MAX_SHARE") is not None:
+        share = Decimal(str(billing["BLAST_RADIUS_MAX_SHARE"])) * 100
+        limits.append(f"more than {share.normalize():f}% of the active services (from "
+                      f"{billing.get('BLAST_RADIUS_MIN_COUNT') or 0} actions on)")  # fmt: skip
+    if not limits:
+        return "No blast-radius limit is set: no replayed day is held."
+    return (f"Blast-radius guard: a replayed day with {' or '.join(limits)} is held for approval, as the real "
+            "run holds it; held actions are counted apart and not done.")  # fmt: skip
 
 
 def _rates_note() -> str:
