@@ -25,6 +25,7 @@ from types import SimpleNamespace
 from dateutil.relativedelta import relativedelta
 from django.db import transaction
 
+from core import clock
 from core.accounts.models import Customer
 from core.billing.models import Subscription
 from core.catalog.models import CYCLE_MONTHS, Price, Product
@@ -255,6 +256,7 @@ def import_services(run: Run) -> None:
         cancellations[r["relid"]] = {"reason": fix_text(r["reason"])[0], "type": r["type"], "date": r["date"]}
     report.table("tblcancelrequests").read += len(cancellations)
     columns = SERVICE_COLUMNS + (", password" if mask is not None else "")
+    now, behind = clock.now(), 0
     for rows in run.batches(table, columns, since_column="updated_at"):
         first, last = rows[0]["id"], rows[-1]["id"]
         addons = _addons(run, first, last)
@@ -278,6 +280,8 @@ def import_services(run: Run) -> None:
             subscription = _subscription(run, r, customer, product, next_due, cancellations.get(r["id"]))
             if subscription is not None:
                 subscriptions[r["id"]] = subscription
+                if subscription["status"] == Subscription.Status.ACTIVE and subscription["current_period_end"] < now:
+                    behind += 1
             values = {
                 "customer_id": customer["pk"],
                 "product_id": product["pk"],
@@ -326,6 +330,11 @@ def import_services(run: Run) -> None:
                                 ip_addresses=v["ip_addresses"])
                 for sid, v in mapped.items()
             )  # fmt: skip
+    if behind:
+        report.notes.append(
+            f"{behind} imported running subscriptions have a WHMCS next due date in the past: the next billing run "
+            "invoices every period since then (up to 60 per run). Check them (tblhosting.nextduedate) before cutover."
+        )
     if mask is not None:
         stats = report.table(PASSWORDS)
         report.notes.append(

@@ -221,6 +221,7 @@ def test_services_come_over_with_subscriptions_prices_options_passwords_and_addr
     for text in (report.summary(), report.to_csv(), report.to_html(), str(report.to_dict()), repr(report)):
         assert KEY not in text and "S3cr3t" not in text
     assert any("decrypted with the WHMCS key" in n for n in report.notes)
+    assert any("next due date in the past" in n for n in report.notes)  # the history's 2026-01-15 vs today
 
     # Addresses registered for bandwidth metering (bulk writes skip the signal); none for terminated ones.
     open_rows = ServiceAddress.objects.filter(valid_to__isnull=True)
@@ -262,7 +263,16 @@ def test_rerun_writes_nothing_and_a_change_in_whmcs_updates_subscription_and_add
     assert (Subscription.objects.count(), Price.objects.count(), ServiceAddress.objects.count()) == counts
     assert all(s.imported == 0 and s.updated == 0 for s in report.tables.values()), report.summary()
 
+    # A password changed in WHMCS replaces ours; other credentials stored here are kept.
+    service = Service.objects.get(whmcs_id=1002)
+    service.credentials = {"password": "pw-1002", "api_token": "kept"}
+    service.save(update_fields=["credentials"])
     cur = source["conn"].cursor()
+    cur.execute("UPDATE tblhosting SET password = %s WHERE id = 1002", [enc("new pässword", seed="other iv")])
+    report = import_whmcs(source["url"], batch_size=40, encryption_key=KEY, only=["services"])
+    assert Service.objects.get(whmcs_id=1002).credentials == {"password": "new pässword", "api_token": "kept"}
+    assert report.tables["tblhosting"].updated == 1
+
     cur.execute("UPDATE tblhosting SET amount = 14.00, nextduedate = '2026-04-10', nextinvoicedate = '2026-04-10', "
                 "dedicatedip = '203.0.113.99' WHERE id = 1001")  # fmt: skip
     try:
