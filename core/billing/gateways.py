@@ -161,11 +161,15 @@ class PaymentGateway(abc.ABC):
         attempt: int,
         off_session: bool = True,
         save_method: bool = False,
+        return_url: str = "",
+        cancel_url: str = "",
     ) -> ChargeResult:
         """Charge `amount` of `invoice`. The idempotency key derives from (invoice, attempt).
 
         `save_method`: the customer agreed to keep a method entered now for future payments (the gateway
         may then keep it on its side, e.g. Stripe's setup_future_usage); without it nothing is kept.
+        `return_url` / `cancel_url`: where a gateway that approves on its own page (PayPal) sends the
+        customer back; empty: the invoice's pay page (cancel) and its confirm page (approved).
         """
 
     @abc.abstractmethod

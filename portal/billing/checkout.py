@@ -8,6 +8,8 @@ A double click repeats the same attempt, so the gateway replays instead of charg
 from __future__ import annotations
 
 import logging
+from collections.abc import MutableMapping
+from dataclasses import asdict
 
 from core.billing.errors import PaymentError
 from core.billing.gateways import ChargeResult, ChargeStatus, GatewayError, SavedMethod, get_gateway
@@ -42,16 +44,47 @@ def pay_with_saved_method(invoice: Invoice, method: PaymentMethod) -> ChargeResu
     return result
 
 
-def start_new_method_payment(invoice: Invoice, gateway_name: str, *, save: bool = False) -> ChargeResult:
+def start_new_method_payment(
+    invoice: Invoice, gateway_name: str, *, save: bool = False, return_url: str = "", cancel_url: str = ""
+) -> ChargeResult:
     """Begin paying with a method the customer enters now (Stripe Payment Element, PayPal approval).
 
-    `save`: the customer asked to keep the method (Stripe attaches it only once the payment succeeded)."""
+    `save`: the customer asked to keep the method (Stripe attaches it only once the payment succeeded).
+    `return_url`/`cancel_url`: where PayPal sends the customer back (default: the invoice's pages)."""
     _check_payable(invoice)
     gateway = get_gateway(gateway_name)
     return gateway.charge_invoice(
         invoice, amount=invoice.amount_due, method_id=None, attempt=portal_attempt(invoice), off_session=False,
-        save_method=save,
+        save_method=save, return_url=return_url, cancel_url=cancel_url,
     )  # fmt: skip
+
+
+def pay_with_entered_method(
+    invoice: Invoice,
+    gateway_name: str,
+    *,
+    card_number: str = "",
+    save: bool,
+    pending_cards: MutableMapping | None = None,
+    card_key: str = "new_card:{}",
+    return_url: str = "",
+    cancel_url: str = "",
+    actor=None,
+) -> ChargeResult:
+    """Pay with a method entered now, as the invoice and order pay pages both do: a sandbox card typed
+    in the form (pay_with_new_card), or the gateway's own page (Stripe Payment Element, PayPal approval).
+
+    A typed card waiting for 3-D Secure that the customer wants kept goes into `pending_cards` (the
+    session) under `card_key` until the challenge is passed; an abandoned attempt saves nothing.
+    PayPal is never asked to keep anything."""
+    if gateway_name == "sandbox" and card_number:
+        result, card = pay_with_new_card(invoice, gateway_name, card_number, save=save, actor=actor)
+        if result.status == ChargeStatus.REQUIRES_ACTION and save and pending_cards is not None:
+            pending_cards[card_key.format(result.transaction_id)] = asdict(card)
+        return result
+    return start_new_method_payment(
+        invoice, gateway_name, save=gateway_name != "paypal" and save, return_url=return_url, cancel_url=cancel_url
+    )
 
 
 def pay_with_new_card(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from dataclasses import asdict
 
 from django.conf import settings
 from django.contrib import messages
@@ -164,18 +163,12 @@ def _start_payment(request, invoice: Invoice):
             )
             result = checkout.pay_with_saved_method(invoice, method)
             gateway_name = method.gateway
-        elif gateway_posted == "sandbox" and card_number:
-            save = _wants_to_save(request, invoice)
-            result, card = checkout.pay_with_new_card(invoice, "sandbox", card_number, save=save, actor=request.user)
-            gateway_name = "sandbox"
-            if result.status == ChargeStatus.REQUIRES_ACTION and save:
-                # Kept until the customer passes 3-D Secure; an abandoned attempt saves nothing.
-                request.session[_new_card_key(result.transaction_id)] = asdict(card)
-        elif request.POST.get("gateway") in _offered_gateways():
-            gateway_name = request.POST["gateway"]
-            result = checkout.start_new_method_payment(
-                invoice, gateway_name, save=gateway_name != "paypal" and _wants_to_save(request, invoice)
-            )
+        elif gateway_posted in _offered_gateways():
+            gateway_name = gateway_posted
+            result = checkout.pay_with_entered_method(
+                invoice, gateway_name, card_number=card_number, save=_wants_to_save(request, invoice),
+                pending_cards=request.session, card_key=NEW_CARD_KEY, actor=request.user,
+            )  # fmt: skip
         else:
             messages.error(request, "Choose a payment method.")
             return redirect("portal:invoice_pay", uuid=invoice.uuid)
@@ -191,8 +184,11 @@ def _wants_to_save(request, invoice: Invoice) -> bool:
     return request.POST.get("save_method") in ("1", "on", "yes", "true") or invoice.subscription_id is not None
 
 
+NEW_CARD_KEY = "new_card:{}"  # a typed sandbox card waiting for 3-D Secure, kept in the session only
+
+
 def _new_card_key(reference: str) -> str:
-    return f"new_card:{reference}"
+    return NEW_CARD_KEY.format(reference)
 
 
 def _after_charge(request, invoice, gateway_name, result):

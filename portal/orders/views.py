@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import secrets
 from collections import OrderedDict
-from dataclasses import asdict
 
 from django.conf import settings
 from django.contrib import messages
@@ -259,19 +258,16 @@ def _charge(request, order: Order, data):
             method = get_own_or_404(PaymentMethod.objects.filter(removed_at__isnull=True), request, pk=data["method"])
             gateway_name = method.gateway
             result = payflow.pay_with_saved_method(invoice, method)
-        elif data.get("gateway") == "sandbox" and data.get("card_number"):
-            save = _wants_to_save(data, invoice)
-            gateway_name = "sandbox"
-            result, card = payflow.pay_with_new_card(
-                invoice, gateway_name, data["card_number"], save=save, actor=request.user
-            )
-            if result.status == ChargeStatus.REQUIRES_ACTION and save:
-                request.session[NEW_CARD_KEY.format(result.transaction_id)] = asdict(card)
-        elif data.get("gateway") in _offered_gateways():
+        elif data.get("gateway") in _offered_gateways() and (data["gateway"] != "sandbox" or data.get("card_number")):
             gateway_name = data["gateway"]
-            # PayPal is not asked to keep anything (as on the invoice pay page).
-            save = gateway_name != "paypal" and _wants_to_save(data, invoice)
-            result = payflow.start_new_method_payment(invoice, gateway_name, save=save)
+            # After approving on PayPal the customer comes back to this order (its confirm step captures
+            # the payment, then shows the order page watching its services being set up).
+            result = payflow.pay_with_entered_method(
+                invoice, gateway_name, card_number=data.get("card_number", ""), save=_wants_to_save(data, invoice),
+                pending_cards=request.session, card_key=NEW_CARD_KEY, actor=request.user,
+                return_url=_site_url("portal:order_pay_confirm", order.uuid) + f"?gateway={gateway_name}",
+                cancel_url=_site_url("portal:order_pay", order.uuid),
+            )  # fmt: skip
         else:
             messages.error(request, "Choose how to pay.")
             return redirect("portal:order_pay", uuid=order.uuid)
@@ -279,6 +275,11 @@ def _charge(request, order: Order, data):
         messages.error(request, str(exc))
         return redirect("portal:order_pay", uuid=order.uuid)
     return _after_charge(request, order, gateway_name, result)
+
+
+def _site_url(name: str, *args) -> str:
+    """An absolute portal URL on the configured site (what gateways send the customer back to)."""
+    return settings.SITE_URL.rstrip("/") + reverse(name, args=args)
 
 
 def _wants_to_save(data, invoice: Invoice) -> bool:

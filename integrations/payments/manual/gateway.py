@@ -55,6 +55,8 @@ class ManualGateway(PaymentGateway):
         attempt: int,
         off_session: bool = True,
         save_method: bool = False,
+        return_url: str = "",
+        cancel_url: str = "",
     ) -> ChargeResult:
         # Not a decline: the customer has to send the money; dunning emails ask them to.
         return ChargeResult(

@@ -105,6 +105,8 @@ class PayPalGateway(PaymentGateway):
         attempt: int,
         off_session: bool = True,
         save_method: bool = False,
+        return_url: str = "",
+        cancel_url: str = "",
     ) -> ChargeResult:
         currency = invoice.currency_id
         if off_session:
@@ -131,7 +133,8 @@ class PayPalGateway(PaymentGateway):
             "payment_source": {"paypal": {"experience_context": {
                 "brand_name": settings.COMPANY["name"][:127], "user_action": "PAY_NOW",
                 "shipping_preference": "NO_SHIPPING",
-                "return_url": f"{pay_url}confirm/?gateway=paypal", "cancel_url": pay_url,
+                # An order's checkout comes back to its own page (it captures, then shows provisioning).
+                "return_url": return_url or f"{pay_url}confirm/?gateway=paypal", "cancel_url": cancel_url or pay_url,
             }}},
         }  # fmt: skip
         try:

@@ -124,6 +124,8 @@ class SandboxGateway(PaymentGateway):
         attempt: int,
         off_session: bool = True,
         save_method: bool = False,
+        return_url: str = "",
+        cancel_url: str = "",
     ) -> ChargeResult:
         if not method_id:
             return ChargeResult(

@@ -143,6 +143,8 @@ class StripeGateway(PaymentGateway):
         attempt: int,
         off_session: bool = True,
         save_method: bool = False,
+        return_url: str = "",
+        cancel_url: str = "",
     ) -> ChargeResult:
         """Charge through a PaymentIntent keyed ``inv-<uuid>-<attempt>``.
 
