@@ -9,6 +9,7 @@ from core.billing.services.orders import fulfil_order
 from core.catalog.models import Price
 from core.provisioning.models import Service
 from integrations.whmcs.importer import import_whmcs
+from tests.whmcs.source_db import insert
 
 pytestmark = [pytest.mark.mariadb, pytest.mark.django_db]
 
@@ -141,3 +142,39 @@ def test_dry_run_writes_no_items_or_redemptions(source):
     report = import_whmcs(source["url"], batch_size=7, dry_run=True)
     assert report.tables["tblorders.items"].imported > 0
     assert OrderItem.objects.count() == CouponRedemption.objects.count() == 0
+
+
+def test_orders_and_coupon_uses_read_and_write_per_batch_not_per_row(source):
+    """A rerun of the order and coupon-use steps issues as many queries with 64 orders as with 24
+    (one batch each): items, services, coupons and redemptions are looked up and written per batch."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    import_whmcs(source["url"], batch_size=500)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            import_whmcs(source["url"], batch_size=500, only=["orders", "couponuses"])
+        return len(ctx.captured_queries)
+
+    before = queries()
+    conn = source["conn"]
+    insert(conn, "tblorders", [
+        {"id": 100 + n, "ordernum": 5000 + n, "userid": (n % 20) + 1, "date": "2024-03-01 10:00:00",
+         "amount": "5.00", "invoiceid": 0, "status": "Active", "ipaddress": "", "promocode": "WELCOME10"}
+        for n in range(40)
+    ])  # fmt: skip
+    cur = conn.cursor()
+    try:
+        cur.execute("UPDATE tblhosting SET orderid = 100 + id - 1, promoid = 2 WHERE id BETWEEN 1 AND 40")
+        import_whmcs(source["url"], batch_size=500, only=["orders", "couponuses"])
+        assert OrderItem.objects.filter(order__whmcs_id__gte=100).count() == 40
+        assert CouponRedemption.objects.filter(whmcs_ref__startswith="order:1").count() >= 40
+        after = queries()
+    finally:
+        cur.execute("DELETE FROM tblorders WHERE id >= 100")
+        cur.execute("UPDATE tblhosting SET orderid = userid, promoid = 0")
+        cur.execute("UPDATE tblhosting SET promoid = 1 WHERE orderid = 5")
+        cur.execute("UPDATE tblhosting SET promoid = 2 WHERE id = 3")
+        cur.close()
+    assert after == before

@@ -186,3 +186,46 @@ def test_dry_run_writes_no_contacts_and_copies_no_files(source, attachments_dir)
     assert report.tables["tblusers_clients"].imported == 2
     assert ImportedClientUser.objects.count() == Contact.objects.count() == 0
     assert not default_storage.exists("support/whmcs/1/123456_screenshot.png")
+
+
+def test_users_and_tickets_read_and_write_per_batch_not_per_row(source):
+    """A rerun of the user and ticket steps issues as many queries with 30 more non-owner users and
+    30 more staff notes as without them (one batch each)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    import_whmcs(source["url"], batch_size=500, only=STEPS)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            import_whmcs(source["url"], batch_size=500, only=["users", "tickets"])
+        return len(ctx.captured_queries)
+
+    before = queries()
+    conn = source["conn"]
+    insert(conn, "tblusers", [
+        {"id": 300 + n, "first_name": f"Extra{n}", "last_name": "User", "email": f"extra{n}@example.com",
+         "password": md5_salted("pw", f"s{n}")}
+        for n in range(30)
+    ])  # fmt: skip
+    insert(conn, "tblusers_clients", [
+        {"id": 400 + n, "auth_user_id": 300 + n, "client_id": (n % 5) + 1, "owner": 0, "permissions": "invoices"}
+        for n in range(30)
+    ])  # fmt: skip
+    insert(conn, "tblticketnotes", [
+        {"id": 10 + n, "ticketid": (n % 6) + 1, "admin": "Carol", "date": "2024-06-01 10:00:00",
+         "message": f"Note {n}", "attachments": "", "attachments_removed": 0}
+        for n in range(30)
+    ])  # fmt: skip
+    cur = conn.cursor()
+    try:
+        import_whmcs(source["url"], batch_size=500, only=["users", "tickets"])
+        assert ImportedClientUser.objects.filter(whmcs_id__gte=400).count() == 30
+        assert len(ticket(1).raw["notes"]) == 6
+        after = queries()
+    finally:
+        cur.execute("DELETE FROM tblticketnotes WHERE id >= 10")
+        cur.execute("DELETE FROM tblusers_clients WHERE id >= 400")
+        cur.execute("DELETE FROM tblusers WHERE id >= 300")
+        cur.close()
+    assert after == before
