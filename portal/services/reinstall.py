@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 
+from core.catalog.models import ServiceType
 from core.provisioning.errors import ProvisioningError, ReinstallNotAllowed
 from core.provisioning.models import Service
 from core.provisioning.services import reinstall_blocker, reinstall_service, reinstall_templates
@@ -58,6 +59,6 @@ def service_reinstall(request, uuid):
         "templates": templates,
         "chosen": chosen,
         "errors": errors,
-        "what": "game" if service.product.service_type == "game" else "operating system",
+        "what": "game" if service.product.service_type == ServiceType.GAME_SERVER else "operating system",
     }
     return render(request, "portal/services/reinstall.html", context, status=422 if errors else 200)

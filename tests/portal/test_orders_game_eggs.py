@@ -32,7 +32,7 @@ GAME_OPTIONS = {"hostname": "none", "eggs": EGGS, "variables": [{"name": "SERVER
 @pytest.fixture
 def game_price(platform):
     product = ProductFactory(
-        name="Minecraft 4 GB", slug="mc-4gb", service_type="game", platform="sandbox", platform_connection=platform,
+        name="Minecraft 4 GB", slug="mc-4gb", service_type="game_server", platform="sandbox", platform_connection=platform,
         order_options=GAME_OPTIONS,
     )  # fmt: skip
     return PriceFactory(product=product, currency=CurrencyFactory(code="USD"), amount=Decimal("12.00"))

@@ -97,7 +97,7 @@ def test_a_suspended_service_shows_reinstall_disabled_with_the_reason_and_the_pa
 def test_web_hosting_says_it_has_no_reinstall(shopper_client, shopper):
     enhance = PlatformConnectionFactory(name="enhance-eu", platform="enhance")
     hosting = ServiceFactory(
-        customer=shopper, connection=enhance, product=ProductFactory(platform="enhance", service_type="web")
+        customer=shopper, connection=enhance, product=ProductFactory(platform="enhance", service_type="hosting")
     )
     detail = shopper_client.get(reverse("portal:service_detail", args=[hosting.uuid])).content.decode()
     assert "Web hosting has no reinstall" in detail

@@ -101,7 +101,7 @@ def test_services_not_active_are_refused_with_the_reason(vps, status, message):
 
 def test_a_platform_without_reinstall_is_refused_with_its_reason(db):
     enhance = PlatformConnectionFactory(name="enhance", platform="enhance")
-    service = ServiceFactory(connection=enhance, product=ProductFactory(platform="enhance", service_type="web"))
+    service = ServiceFactory(connection=enhance, product=ProductFactory(platform="enhance", service_type="hosting"))
     assert "Web hosting has no reinstall" in reinstall_blocker(service)
     with pytest.raises(ReinstallNotAllowed, match="Web hosting has no reinstall"):
         reinstall_service(service)
@@ -155,3 +155,20 @@ def test_a_reinstall_the_platform_keeps_refusing_clears_the_pending_action_and_a
     assert "injected failure before reinstall" in vps.last_error
     assert ProvisioningJob.objects.get(service=vps, action="reinstall").outcome == "failed"
     assert AuditLog.objects.filter(action="service.reinstall_failed").exists()
+
+
+def test_a_game_server_reinstalls_one_of_its_products_eggs(sandbox, django_capture_on_commit_callbacks):
+    eggs = [{"id": 5, "label": "Minecraft: Paper", "nest_id": 1}, {"id": 16, "label": "Minecraft: Vanilla"}]
+    game = ProductFactory(
+        service_type="game_server", platform="sandbox", platform_connection=sandbox,
+        order_options={"hostname": "none", "eggs": eggs, "os_templates": TEMPLATES},
+    )  # fmt: skip
+    subscription, item = paid_item(game)
+    with django_capture_on_commit_callbacks(execute=True):
+        service = create_service(subscription, item)
+    assert [t["id"] for t in reinstall_templates(service)] == [5, 16]
+    with pytest.raises(ReinstallNotAllowed, match="That game is not offered"):
+        reinstall_service(service, template="12")  # an OS template is not a game
+    with django_capture_on_commit_callbacks(execute=True):
+        reinstall_service(service, template="16")
+    assert ProvisioningJob.objects.get(service=service, action="reinstall").outcome == "succeeded"

@@ -22,6 +22,7 @@ from django.db import transaction
 
 from core import clock
 from core.audit.services import record
+from core.catalog.models import ServiceType
 from core.provisioning import drivers
 from core.provisioning.conf import setting
 from core.provisioning.errors import ActionInProgress, ReinstallNotAllowed
@@ -37,7 +38,7 @@ Action = ProvisioningJob.Action
 Outcome = ProvisioningJob.Outcome
 
 # Where a product lists what its services may be (re)installed with, by service type.
-TEMPLATE_OPTION = {"game": "eggs"}
+TEMPLATE_OPTION = {ServiceType.GAME_SERVER: "eggs"}
 DEFAULT_TEMPLATE_OPTION = "os_templates"
 
 
@@ -83,7 +84,7 @@ def _chosen_template(service: Service, template) -> str:
     for choice in allowed:
         if str(choice["id"]) == template:
             return str(choice["id"])
-    what = "game" if service.product.service_type == "game" else "operating system"
+    what = "game" if service.product.service_type == ServiceType.GAME_SERVER else "operating system"
     if not template:
         raise ReinstallNotAllowed(f"Choose the {what} to install.", field="template")
     raise ReinstallNotAllowed(
