@@ -55,6 +55,9 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     class Meta:
         ordering = ["email"]
+        # Admin search by name (prefix match, backoffice/admin/scale.py) without reading every user.
+        indexes = [models.Index(fields=["last_name"], name="user_last_name_idx"),
+                   models.Index(fields=["first_name"], name="user_first_name_idx")]  # fmt: skip
 
     def __str__(self):
         return self.email
@@ -117,7 +120,14 @@ class Customer(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["country"])]
+        indexes = [
+            models.Index(fields=["country"]),
+            # The admin list newest first and its search (prefix match) on 100,000+ customers.
+            models.Index(fields=["created_at"], name="customer_created_idx"),
+            models.Index(fields=["company"], name="customer_company_idx"),
+            models.Index(fields=["phone"], name="customer_phone_idx"),
+            models.Index(fields=["vat_id"], name="customer_vat_id_idx"),
+        ]
         permissions = [("impersonate_customer", "Can impersonate customers")]
 
     def __str__(self):

@@ -1,8 +1,9 @@
 """Finance exports: invoices, invoice lines, payments and refunds, the credit ledger, and a tax summary.
 
-Each export is a header row and a generator of rows read in primary-key pages (`pk > last ORDER BY
-pk LIMIT n`), so memory stays flat however many rows there are. `write_export` writes CSV
-(csv module) or XLSX (openpyxl's write-only workbook) to any binary file. Small exports stream
+Each export is a header row and a generator of rows read in primary-key ranges (`pk >= a AND pk < b`
+with the period's filters, b - a = CHUNK), so memory stays flat however many rows there are and every
+page is a short range read of the primary key, whatever index the period's filter could use. `write_export` writes CSV
+(csv module) or XLSX (exports_xlsx.StreamingXlsx, rows streamed into the zip) to any binary file. Small exports stream
 straight to the browser (backoffice.exports); large ones run as ExportJob through the django-q2
 task core.analytics.tasks.run_export_job, which records progress and stores the file under
 MEDIA_ROOT/exports/ for a staff-only download.
@@ -21,7 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Max, Min, Q, Sum
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import TruncMonth
 
@@ -30,6 +31,7 @@ from core import clock
 CHUNK = 2000
 COUNTED_INVOICES = ("issued", "paid")
 MAX_ROWS_INLINE = 50_000  # above this the export form queues a job instead of streaming
+XLSX_SHEET_ROWS = 1_000_000  # a worksheet holds 1,048,576 rows: the rest go on a second sheet
 
 
 @dataclass(frozen=True)
@@ -59,17 +61,26 @@ def _text(value) -> str:
     return str(value)
 
 
+# Values the csv module writes as _text would (None as "", the rest with str()).
+_CSV_AS_IS = frozenset({str, int, bool, type(None), dt.date})
+
+
+def _id_ranges(qs, size: int = CHUNK):
+    """(first, last + 1) primary-key ranges of `size` ids covering the rows of `qs`."""
+    bounds = qs.order_by().aggregate(lo=Min("pk"), hi=Max("pk"))
+    if bounds["lo"] is None:
+        return
+    for start in range(bounds["lo"], bounds["hi"] + 1, size):
+        yield start, start + size
+
+
 def _keyset(qs, fields: tuple[str, ...], size: int = CHUNK):
-    """Rows of `qs` (values_list of pk + fields) in primary-key pages: each page is a short
-    `pk > last ORDER BY pk LIMIT size` query. (QuerySet.iterator() cannot stream on MySQL: the
-    driver buffers the whole result, so memory would grow with the export.)"""
-    last = 0
-    while True:
-        page = list(qs.filter(pk__gt=last).order_by("pk").values_list("pk", *fields)[:size])
-        if not page:
-            return
-        yield from page
-        last = page[-1][0]
+    """Rows of `qs` (values_list of pk + fields) in primary-key ranges: each page is a
+    `pk >= a AND pk < b ... ORDER BY pk` query, a short range read whatever the filter. (A
+    `pk > last ORDER BY pk LIMIT n` page let MariaDB pick the filter's index and sort the whole period
+    for every page; QuerySet.iterator() cannot stream on MySQL: the driver buffers the whole result.)"""
+    for start, stop in _id_ranges(qs, size):
+        yield from qs.filter(pk__gte=start, pk__lt=stop).order_by("pk").values_list("pk", *fields)
 
 
 # --- invoices -----------------------------------------------------------------------------------
@@ -112,29 +123,31 @@ def _lines(date_from, date_to):
 
 
 def line_rows(date_from, date_to):
-    # Page over the period's invoices by primary key (their own indexes), then read those invoices'
-    # lines by invoice id: a join filtered on the invoice side let MariaDB drive each page from the
-    # invoices and sort every line of the period again.
+    # Per range of invoice ids: the period's invoices in it (their own primary key), then the lines
+    # of that range by invoice id (the line table's invoice index), keeping those of the period's
+    # invoices. No join: a join filtered on the invoice side let MariaDB sort every line of the period
+    # again for each page, and no IN list of ids (Django prepares every id of it in Python).
     from core.billing.models import InvoiceLine
 
-    invoices = _invoices(date_from, date_to)
-    fields = ("number", "issue_date", "currency_id", "billing_details")
-    size = max(1, CHUNK // 4)
-    last = 0
-    while True:
-        page = list(invoices.filter(pk__gt=last).order_by("pk").values_list("pk", *fields)[:size])
-        if not page:
-            return
-        head = {pk: (number, issued, currency, ((details or {}).get("country") or "").upper())
-                for pk, number, issued, currency, details in page}  # fmt: skip
+    invoices = _invoices(date_from, date_to).annotate(country=KeyTextTransform("country", "billing_details"))
+    line_fields = ("invoice_id", "position", "kind", "description", "quantity", "unit_amount", "amount", "tax_rate",
+                   "tax_amount", "tax_name", "product_id", "period_start", "period_end")  # fmt: skip
+    for start, stop in _id_ranges(invoices, max(1, CHUNK // 2)):
+        page = invoices.filter(pk__gte=start, pk__lt=stop).values_list("pk", "number", "issue_date", "currency_id",
+                                                                      "country")  # fmt: skip
+        head = {
+            pk: (number, issued, currency, (country or "").upper()) for pk, number, issued, currency, country in page
+        }
+        if not head:
+            continue
         lines = (
-            InvoiceLine.objects.filter(invoice_id__in=list(head)).order_by("invoice_id", "position", "id")
-            .values_list("invoice_id", "position", "kind", "description", "quantity", "unit_amount", "amount",
-                         "tax_rate", "tax_amount", "tax_name", "product_id", "period_start", "period_end")
+            InvoiceLine.objects.filter(invoice_id__gte=min(head), invoice_id__lte=max(head))
+            .order_by("invoice_id", "position", "id").values_list(*line_fields)
         )  # fmt: skip
         for invoice_id, *rest in lines:
-            yield [*head[invoice_id], *rest]
-        last = page[-1][0]
+            invoice = head.get(invoice_id)
+            if invoice is not None:
+                yield [*invoice, *rest]
 
 
 # --- payments and refunds -----------------------------------------------------------------------
@@ -250,30 +263,39 @@ def write_export(key: str, date_from, date_to, file_format: str, out, progress=N
         raise ValueError("The format must be csv or xlsx.")
     done = 0
     if file_format == "csv":
-        text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
+        text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=False)
         writer = csv.writer(text)
         writer.writerow(export.headers)
+        as_is = _CSV_AS_IS
+        batch = []
         for row in export.rows(date_from, date_to):
-            writer.writerow([_text(v) for v in row])
-            done += 1
-            if progress and done % CHUNK == 0:
-                progress(done)
+            batch.append([v if type(v) in as_is else _text(v) for v in row])
+            if len(batch) == CHUNK:
+                writer.writerows(batch)
+                done += CHUNK
+                batch = []
+                if progress:
+                    progress(done)
+        writer.writerows(batch)
+        done += len(batch)
         text.flush()
         text.detach()
     else:
-        from openpyxl import Workbook
+        from .exports_xlsx import StreamingXlsx
 
-        book = Workbook(write_only=True)
-        sheet = book.create_sheet(export.label[:31])
-        sheet.append(export.headers)
+        book = StreamingXlsx(out)
         for row in export.rows(date_from, date_to):
-            # Amounts go in as Decimal (openpyxl writes their exact digits); dates stay dates.
-            sheet.append([v.astimezone(dt.UTC).replace(tzinfo=None) if isinstance(v, dt.datetime) else v
-                          for v in row])  # fmt: skip
+            if done % XLSX_SHEET_ROWS == 0:
+                book.add_sheet(export.label[:28] + (f" {done // XLSX_SHEET_ROWS + 1}" if done else ""))
+                book.append(export.headers)
+            book.append(row)  # amounts as their exact digits, dates and times as Excel dates
             done += 1
             if progress and done % CHUNK == 0:
                 progress(done)
-        book.save(out)
+        if not done:
+            book.add_sheet(export.label[:31])
+            book.append(export.headers)
+        book.close()
     if progress:
         progress(done)
     return done
@@ -316,9 +338,10 @@ def start_export_job(key: str, date_from, date_to, file_format: str, *, actor=No
     return job
 
 
-def run_export_job(job_id: int) -> None:
+def run_export_job(job_id: int, on_progress=None) -> None:
     """Build the job's file under MEDIA_ROOT/exports/. Safe to run twice: a finished job is left alone,
-    a rerun of a failed or interrupted one starts the file afresh."""
+    a rerun of a failed or interrupted one starts the file afresh. on_progress(rows_done), if given, is
+    called beside each progress update (the benchmark samples memory with it)."""
     import tempfile
 
     from django.core.files import File
@@ -335,6 +358,8 @@ def run_export_job(job_id: int) -> None:
 
     def progress(done):
         ExportJob.objects.filter(pk=job.pk).update(rows_done=done)
+        if on_progress:
+            on_progress(done)
 
     try:
         with tempfile.TemporaryFile() as tmp:

@@ -102,7 +102,12 @@ class Service(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["customer", "status"])]
+        indexes = [
+            models.Index(fields=["customer", "status"]),
+            # Admin search by hostname or label (prefix match) without reading every service.
+            models.Index(fields=["hostname"], name="service_hostname_idx"),
+            models.Index(fields=["label"], name="service_label_idx"),
+        ]
         # Role permissions beyond change: support staff may run power actions and reset credentials
         # without being allowed to suspend, terminate or change packages (core/accounts/roles.py).
         permissions = [

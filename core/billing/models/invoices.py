@@ -110,6 +110,9 @@ class Invoice(models.Model):
             models.Index(fields=["customer", "status"]),
             # The admin list's kind filter (credit notes are rare: without it MariaDB reads every invoice).
             models.Index(fields=["kind", "created_at"], name="invoice_kind_created_idx"),
+            # Admin list at scale (backoffice/admin/scale.py): the status filter newest first, the total range filter.
+            models.Index(fields=["status", "created_at"], name="invoice_status_created_idx"),
+            models.Index(fields=["total"], name="invoice_total_idx"),
         ]
         constraints = [
             models.UniqueConstraint(

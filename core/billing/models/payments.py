@@ -116,6 +116,7 @@ class Payment(models.Model):
             models.Index(fields=["reference"], name="payment_reference_idx"),
             # Open disputes (dashboard, admin filter) are rare: found by index, not by reading every payment.
             models.Index(fields=["is_disputed", "received_at"], name="payment_disputed_idx"),
+            models.Index(fields=["amount"], name="payment_amount_idx"),  # the admin list's amount range filter
         ]
         constraints = [
             models.UniqueConstraint(
