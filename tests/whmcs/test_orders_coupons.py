@@ -178,3 +178,23 @@ def test_orders_and_coupon_uses_read_and_write_per_batch_not_per_row(source):
         cur.execute("UPDATE tblhosting SET promoid = 2 WHERE id = 3")
         cur.close()
     assert after == before
+
+
+def test_staff_see_an_imported_order_with_its_items_and_the_coupon_redemptions(source, client):
+    from django.urls import reverse
+
+    from tests.conftest import login_verified
+    from tests.factories import StaffUserFactory
+
+    import_whmcs(source["url"], batch_size=500)
+    login_verified(client, StaffUserFactory(is_superuser=True))
+    order = Order.objects.get(whmcs_id=1)
+
+    page = client.get(reverse("admin:billing_order_change", args=[order.pk]))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "hosting:1" in html and "addon:1" in html
+
+    redemptions = client.get(reverse("admin:billing_couponredemption_changelist"))
+    assert redemptions.status_code == 200
+    assert "WELCOME10" in redemptions.content.decode()

@@ -25,8 +25,8 @@ from .columns import CustomerColumnMixin
 class OrderItemInline(TabularInline):
     model = OrderItem
     extra = 0
-    fields = ("price", "quantity", "hostname", "subscription")
-    readonly_fields = ("price", "quantity", "hostname", "subscription")
+    fields = ("price", "quantity", "hostname", "subscription", "whmcs_ref")
+    readonly_fields = ("price", "quantity", "hostname", "subscription", "whmcs_ref")
     can_delete = False
     max_num = 0
 
