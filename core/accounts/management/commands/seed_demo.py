@@ -177,6 +177,7 @@ class Command(BaseCommand):
                     "disk_gb": row.get("disk_gb"),
                     "bandwidth_quota_gb": row.get("bandwidth_quota_gb"),
                     "features": row.get("features", {}),
+                    "order_options": row.get("order_options", {}),
                     "requires_manual_approval": row.get("requires_manual_approval", False),
                     "status": Product.Status.ACTIVE,
                     "sort_order": position * 10,
