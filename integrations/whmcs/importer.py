@@ -51,7 +51,7 @@ STEPS: dict[str, tuple[Callable[[Run], None], tuple[str, ...]]] = {
     "invoices": (import_invoices, ("tblinvoices", "tblinvoiceitems")),
     "transactions": (import_transactions, ("tblaccounts",)),
     "credit": (import_credit, ("tblcredit",)),
-    "orders": (import_orders, ("tblorders", "tblhosting", "tblhostingaddons", "tbladdons")),
+    "orders": (import_orders, ("tblorders", "tblhosting", "tblhostingaddons", "tbladdons", "tbldomains")),
     "couponuses": (import_coupon_uses, ("tblpromotions", "tblorders", "tblhosting")),
     "paymethods": (import_gateway_customers, ("tblpaymethods",)),
     "tickets": (import_tickets, ("tbltickets", "tblticketreplies", "tblticketnotes", "tblticketdepartments")),

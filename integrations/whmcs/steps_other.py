@@ -134,8 +134,8 @@ def import_orders(run: Run) -> None:
     item is linked to the imported Service (Service.order_item) and names the service's subscription
     and its price when the service has one, as our own fulfilled orders do; otherwise the price is our
     Price of the product in the order's currency and cycle when there is one (addons and one-time or
-    free services have none); what WHMCS charged is kept in the item's config['whmcs']. Domains are not
-    modelled here and their order lines are not imported."""
+    free services have none); what WHMCS charged is kept in the item's config['whmcs']. Domains
+    (tbldomains.orderid) are not modelled here: each is listed in the report as a skipped item."""
     report, table = run.report, "tblorders"
     customers = {
         c["whmcs_id"]: c
@@ -207,8 +207,15 @@ def _import_order_items(run: Run, orders: dict[int, int], currencies: dict[int, 
         f"WHERE a.orderid IN ({marks}) ORDER BY a.id",
         ids,
     )
+    domains = run.source.query(
+        f"SELECT id, orderid, domain FROM tbldomains WHERE orderid IN ({marks}) ORDER BY id",  # noqa: S608
+        ids,
+    )
     stats = report.table("tblorders.items")
-    stats.read += len(hosting) + len(addons)
+    stats.read += len(hosting) + len(addons) + len(domains)
+    for d in domains:
+        report.skip("tblorders.items", f"domain:{d['id']}", f"domain {d['domain']} of order {d['orderid']}: "
+                    "domains are not modelled here")  # fmt: skip
     services = {
         s["whmcs_id"]: s
         for s in Service.objects.filter(whmcs_id__in=[h["id"] for h in hosting]).values(
@@ -271,9 +278,10 @@ def _more_batches(run: Run, table: str, select: str, *, since_column: str, where
 def import_coupon_uses(run: Run) -> None:
     """Coupon redemptions from WHMCS: one per order that names a promotion code (tblorders.promocode,
     'order:<id>'), and one per service whose promotion (tblhosting.promoid) its order does not name
-    (applied by staff later, 'hosting:<id>'). WHMCS counts a promotion's `uses` once per order at
-    checkout (UNCONFIRMED for staff-applied ones), so these rows add up to `uses`; the coupon's times
-    redeemed stays WHMCS's `uses`, and every promotion whose rows do not add up is listed in the report."""
+    (applied by staff later, 'hosting:<id>', naming the service's subscription). WHMCS counts a
+    promotion's `uses` once per order at checkout (UNCONFIRMED for staff-applied ones), so these rows
+    add up to `uses`; the coupon's times redeemed stays WHMCS's `uses`, and every promotion whose rows
+    do not add up is listed in the report."""
     report = run.report
     promotions = {r["id"]: r for r in run.source.query("SELECT id, code, uses FROM tblpromotions ORDER BY id")}
     code_of = {pid: (p["code"] or "").strip().upper()[:40] for pid, p in promotions.items()}
@@ -310,6 +318,9 @@ def import_coupon_uses(run: Run) -> None:
     )
     for rows in _more_batches(run, "tblhosting", select, since_column="updated_at", where="promoid > 0"):
         mapped = {}
+        subscriptions = dict(
+            Service.objects.filter(whmcs_id__in=[r["id"] for r in rows]).values_list("whmcs_id", "subscription_id")
+        )
         for r in rows:
             code = code_of.get(r["promoid"])
             if code is not None and code == (r["order_code"] or "").strip().upper()[:40]:
@@ -321,6 +332,7 @@ def import_coupon_uses(run: Run) -> None:
                 continue
             when, _ = parse_datetime(r["regdate"])
             mapped[f"hosting:{r['id']}"] = {"coupon_id": coupon, "customer_id": customer, "order_id": None,
+                                            "subscription_id": subscriptions.get(r["id"]),
                                             "redeemed_at": when or clock.now().replace(microsecond=0)}  # fmt: skip
             if when is None:  # keep a rerun from rewriting the date
                 del mapped[f"hosting:{r['id']}"]["redeemed_at"]

@@ -19,13 +19,15 @@ def source(whmcs_source):
     """The generated history, with each client's services ordered in the client's order (WHMCS order
     id = client id), the broken service 900 in order 1, and promotions on services: order 5's
     services carry WELCOME10 like their order; service 3 (order 2, no code) got FIVEOFF from staff.
-    Service 2 is a one-time service (no price or subscription here)."""
+    Service 2 is a one-time service (no price or subscription here); order 1 also registered a domain."""
     cur = whmcs_source["conn"].cursor()
     cur.execute("UPDATE tblhosting SET orderid = userid")
     cur.execute("UPDATE tblhosting SET promoid = 1 WHERE orderid = 5")
     cur.execute("UPDATE tblhosting SET promoid = 2 WHERE id = 3")
     cur.execute("UPDATE tblhosting SET billingcycle = 'One Time' WHERE id = 2")
     cur.close()
+    insert(whmcs_source["conn"], "tbldomains", [{"id": 1, "userid": 1, "orderid": 1, "domain": "example.org",
+                                                 "status": "Active", "registrationperiod": 1}])  # fmt: skip
     return whmcs_source
 
 
@@ -67,6 +69,7 @@ def test_orders_come_over_with_their_items_linked_to_the_services(source):
     assert OrderItem.objects.filter(whmcs_ref__startswith="hosting:").count() == Service.objects.count()
     skipped = {(i.table, i.whmcs_id): i for i in report.issues}
     assert skipped[("tblorders.items", "hosting:900")].action == "skipped"
+    assert "domains are not modelled here" in skipped[("tblorders.items", "domain:1")].reason
     assert report.tables["tblorders.items"].imported == Service.objects.count() + 1
 
     # Orders name the coupon of their promo code.
@@ -90,6 +93,7 @@ def test_coupon_redemptions_match_whmcs_uses_or_are_reported(source):
     # A promotion staff put on a service without an order code: one redemption for that service.
     only = five.redemptions.get()
     assert (only.whmcs_ref, only.order, only.customer.whmcs_id) == ("hosting:3", None, 2)
+    assert only.subscription_id == Service.objects.get(whmcs_id=3).subscription_id
     # Times redeemed stays WHMCS's count; WELCOME10's 3 uses against 4 orders is in the report.
     assert (welcome.times_redeemed, five.times_redeemed) == (3, 1)
     notes = [n for n in report.notes if n.startswith("Coupon ")]
