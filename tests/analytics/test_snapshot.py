@@ -100,6 +100,14 @@ def test_first_render_without_a_snapshot_takes_one(history):
     assert kpis["snapshot_refreshed_at"] == NOW
 
 
+def test_a_snapshot_missing_a_figure_is_replaced_on_the_next_render(history):
+    with clock.frozen_at(NOW):
+        old = snapshot.refresh_dashboard_snapshot()
+        DashboardSnapshot.objects.filter(pk=old.pk).update(figures={"paying_customers": 2})  # an older shape
+        kpis = queries.dashboard_kpis()
+    assert kpis["snapshot_id"] != old.pk and kpis["paying_customers"] == 2
+
+
 def test_only_the_newest_snapshots_are_kept(db, monkeypatch):
     monkeypatch.setattr(snapshot, "KEEP", 3)
     for minute in range(5):
