@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 
 from core import clock
-from core.billing.models import Invoice, SuspensionPolicy
+from core.billing.models import Invoice, PendingPolicyAction, SuspensionPolicy
 from core.billing.services import suspension, whatif
 from tests.factories import (
     CurrencyFactory,
@@ -171,7 +171,7 @@ def _history_and_holds_fleet():
     e1: customer exempt until Jan 12 14:00, invoice due Jan 5: the Jan 10 run skips it, Jan 13 suspends.
     g2: service grace 10 days during January (0 since Feb 1), invoice due Jan 3: suspended Jan 18.
     h3, h4: invoices due Jan 20: on Jan 25 two actions > BLAST_RADIUS_MAX_COUNT (1): both held.
-        h3 pays on Jan 27, which drops its held action; h4's waits.
+        h3 pays on Jan 27, which drops its held action; staff approve h4's on Jan 28 (the live test).
     Today's flags (none exempt, no grace) would put e1 on Jan 10 and g2 on Jan 8, and h3/h4 suspended Jan 25.
     """
     usd = CurrencyFactory(code="USD", exchange_rate=Decimal("1"))
@@ -208,11 +208,15 @@ def test_replay_uses_exemptions_and_grace_as_they_were_and_holds_a_big_day_like_
                 Invoice.objects.filter(pk=invoice.pk).update(status="paid", paid_at=_at(day))
                 invoice.refresh_from_db()
                 suspension.unsuspend_after_payment(invoice)
+        if day == dt.date(2026, 1, 28):
+            with clock.frozen_at(_at(day, 15)):
+                assert suspension.approve_policy_actions(PendingPolicyAction.objects.all(), actor=None) == (1, 0)
     g2.refresh_from_db()
     _save_at(g2, _at(dt.date(2026, 2, 1)), extra_grace_days=0)  # today's grace differs from January's
 
     recorded = whatif.recorded_policy_suspensions(JAN[0], JAN[-1])
-    assert recorded == sorted([(e1.pk, dt.date(2026, 1, 13)), (g2.pk, dt.date(2026, 1, 18))])
+    assert recorded == sorted([(e1.pk, dt.date(2026, 1, 13)), (g2.pk, dt.date(2026, 1, 18)),
+                               (h4.pk, dt.date(2026, 1, 28))])  # fmt: skip
     held = whatif.recorded_policy_holds(JAN[0], JAN[-1])
     assert held == sorted([(h3.pk, "suspend", dt.date(2026, 1, 25)), (h4.pk, "suspend", dt.date(2026, 1, 25))])
 
@@ -222,6 +226,11 @@ def test_replay_uses_exemptions_and_grace_as_they_were_and_holds_a_big_day_like_
     assert sorted((e.service_id, e.action, e.day) for e in replay.held) == held
     assert replay.held_days == [dt.date(2026, 1, 25)]
     assert replay.terminations == 0
+    # The same days as a proposed policy: the approval was staff's answer to the real run, not replayed.
+    with clock.frozen_at(dt.date(2026, 3, 1)):
+        proposed = whatif.replay_policy(whatif.PolicyTerms.uniform(5, 30), JAN[0], JAN[-1])
+    assert sorted((e.service_id, e.day) for e in proposed.events) == recorded[:2]
+    assert len(proposed.held) == 2
     # At risk: the two suspended and the two held, 10.00 a month each.
     assert replay.mrr_at_risk == {"USD": Decimal("40.00")}
     assert {c["id"]: c["held"] for c in replay.customers}[h4.customer_id] == 1

@@ -20,8 +20,9 @@ paid. It follows the run's rules:
   of the active services (from BLAST_RADIUS_MIN_COUNT actions on), none of them is done: they are
   held for approval. A held action is counted as held, not done; the service stays as it was, the
   run does not propose the same action again while it waits, and a payment on the subscription
-  drops it (as unsuspend_after_payment rejects it). Staff approval is not replayed (a person's
-  decision). "Active services" on a past day = services created before it and not terminated by
+  drops it (as unsuspend_after_payment rejects it). Replaying the current policy, a held action
+  that staff approved (PendingPolicyAction) is done on the day they approved it; a proposed
+  policy's held actions stay held (whether staff would approve them is a person's decision). "Active services" on a past day = services created before it and not terminated by
   then (Service.terminated_at), less those the replay has suspended or terminated.
 
 Also assumed: the next 30 days see no further payments and only invoices already issued.
@@ -41,7 +42,7 @@ from django.conf import settings
 from django.db.models import F, Q
 
 from core import clock
-from core.billing.models import Invoice, SuspensionPolicy
+from core.billing.models import Invoice, PendingPolicyAction, SuspensionPolicy
 
 PAST_DAYS = 365
 FUTURE_DAYS = 30
@@ -56,12 +57,13 @@ class PolicyTerms:
     exempt_customer_ids: frozenset = frozenset()
     honour_exemptions: bool = True
     label: str = "Proposed policy"
+    replay_approvals: bool = False  # the current policy: held actions staff approved are done on that day
 
     @classmethod
     def current(cls, reminder_days: tuple[int, ...] = ()) -> PolicyTerms:
         days = {p.service_type: (p.suspend_after_days, p.terminate_after_days)
                 for p in SuspensionPolicy.objects.filter(is_enabled=True)}  # fmt: skip
-        return cls(days=days, reminder_days=reminder_days, label="Current policy")
+        return cls(days=days, reminder_days=reminder_days, label="Current policy", replay_approvals=True)
 
     @classmethod
     def uniform(cls, suspend_after: int, terminate_after: int, *, service_types=None, **extra) -> PolicyTerms:
@@ -177,6 +179,7 @@ class _Fleet:
 class _Loaded:
     services: dict[int, _Service]
     fleet: _Fleet
+    approvals: dict = field(default_factory=dict)  # (service id, action, run day) -> day staff approved it
 
     def values(self):
         return self.services.values()
@@ -263,7 +266,13 @@ def _load(date_from: dt.date, lead_days: int) -> _Loaded:
             fleet.terminated_of[pk] = terminated
     fleet.created.sort()
     fleet.terminated.sort()
-    return _Loaded(services, fleet)
+    approvals = {
+        (service_id, action, run_date): decided.astimezone(dt.UTC).date()
+        for service_id, action, run_date, decided in PendingPolicyAction.objects.filter(
+            status=PendingPolicyAction.Status.APPROVED, decided_at__isnull=False, service_id__in=services
+        ).values_list("service_id", "action", "run_date", "decided_at")
+    }
+    return _Loaded(services, fleet, approvals)
 
 
 def _unpaid_at(invoices, day: dt.date):
@@ -320,6 +329,24 @@ def _plan(service: _Service, state: _State, terms: PolicyTerms, day: dt.date):
     return None
 
 
+def _approve(service: _Service, state: _State, approvals: dict, day: dt.date, result, date_from: dt.date):
+    """Held actions staff approved on `day` (recorded PendingPolicyAction): done then, as
+    approve_policy_actions does them (nothing when the invoice was paid meanwhile)."""
+    for action, held_on in sorted(state.waiting.items()):
+        if approvals.get((service.pk, action, held_on)) != day:
+            continue
+        del state.waiting[action]
+        oldest = _unpaid_at(service.invoices, day + dt.timedelta(days=1))  # approved during the day
+        if oldest is None:
+            continue
+        if action == "suspend":
+            state.suspended = True
+        else:
+            state.terminated = True
+        if day >= date_from:
+            result.events.append(ReplayEvent(service.pk, service.customer_id, action, day, oldest[1]))
+
+
 def _reminders(services, terms: PolicyTerms, date_from: dt.date, date_to: dt.date) -> int:
     if not terms.reminder_days:
         return 0
@@ -359,7 +386,10 @@ def replay_policy(terms: PolicyTerms, date_from: dt.date, date_to: dt.date, *, s
         if service.customer_id in terms.exempt_customer_ids:
             continue
         gone_at = loaded.fleet.terminated_of.get(service.pk)  # the real run leaves terminated services alone
-        for day in _candidate_days(service, terms):
+        days = _candidate_days(service, terms)
+        if terms.replay_approvals:
+            days |= {d for (pk, _action, _run), d in loaded.approvals.items() if pk == service.pk}
+        for day in days:
             if service.created <= day <= date_to and (gone_at is None or _start(day) <= gone_at):
                 agenda[day].append(service)
     states: dict[int, _State] = defaultdict(_State)
@@ -369,6 +399,10 @@ def replay_policy(terms: PolicyTerms, date_from: dt.date, date_to: dt.date, *, s
             state = states[service.pk]
             if state.terminated:
                 continue
+            if terms.replay_approvals and state.waiting:
+                _approve(service, state, loaded.approvals, day, result, date_from)
+                if state.terminated:
+                    continue
             plan = _plan(service, state, terms, day)
             if plan is not None:
                 planned.append((service, *plan))
