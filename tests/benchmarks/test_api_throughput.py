@@ -15,11 +15,15 @@ the figure. BENCH_API_SECONDS (15) sets the measured duration, BENCH_API_CONNECT
 concurrent connections, BENCH_API_MIN_RPS (300) the figure asserted.
 """
 
+import cProfile
 import datetime as dt
+import io
 import json
 import multiprocessing
 import os
+import pstats
 import re
+import resource
 import shutil
 import socket
 import subprocess
@@ -29,7 +33,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from django.db import connection
+from django.core.handlers.wsgi import WSGIHandler
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections, connection
 from django.test.utils import CaptureQueriesContext
 
 from core import clock
@@ -45,6 +51,8 @@ CONNECTIONS = int(os.environ.get("BENCH_API_CONNECTIONS", "8"))
 MIN_RPS = float(os.environ.get("BENCH_API_MIN_RPS", "300"))
 # gthread: each of the 2 workers overlaps its requests' database and cache round trips (BENCH_API_THREADS=1: sync).
 THREADS = int(os.environ.get("BENCH_API_THREADS", "4"))
+# In-process phase: this many requests through Django's WSGI handler, timed with process CPU time.
+IN_PROCESS = int(os.environ.get("BENCH_API_IN_PROCESS", "1000"))
 ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = [pytest.mark.benchmark, pytest.mark.mariadb, pytest.mark.django_db(transaction=True)]
@@ -81,7 +89,108 @@ def _seed() -> str:
                 hostname=f"mine{n}.example.net", created_at=now - dt.timedelta(minutes=n))
         for n, s in enumerate(subscriptions)
     ])  # fmt: skip
-    return create_api_token(caller.user, name="bench", scopes=["read"])[1]
+    secret = create_api_token(caller.user, name="bench", scopes=["read"])[1]
+    if connection.vendor == "mysql":  # fresh statistics, as a live database has (bulk inserts leave them empty)
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE TABLE provisioning_service, catalog_product, billing_subscription, "
+                           "accounts_apitoken, accounts_user, accounts_customer")  # fmt: skip
+            cursor.fetchall()
+    return secret
+
+
+def _in_process(path: str, secret: str) -> None:
+    """CPU per request without the load tool or gunicorn (load-independent): IN_PROCESS requests through
+    the WSGI handler with the whole middleware stack, then cProfile's top entries over a fifth of them."""
+    handler = WSGIHandler()
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": "", "SERVER_NAME": "127.0.0.1",
+               "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "127.0.0.1",
+               "wsgi.url_scheme": "http", "HTTP_AUTHORIZATION": f"Bearer {secret}"}  # fmt: skip
+
+    def run(n: int) -> None:
+        for _ in range(n):
+            body = b"".join(handler({**environ, "wsgi.input": io.BytesIO()}, lambda status, headers: None))
+            assert body.startswith(b'{"items"'), body[:200]
+
+    # The test database is one connection for the whole test: keep it open as the test client does.
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        run(50)  # warm-up
+        wall, cpu = time.perf_counter(), time.process_time()
+        run(IN_PROCESS)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        sampled = max(IN_PROCESS // 10, 1)
+        with CaptureQueriesContext(connection) as queries:  # separately: the debug cursor costs CPU too
+            run(sampled)
+        sql = sum(float(q["time"]) for q in queries.captured_queries) / sampled
+        print(f"in-process: {IN_PROCESS} requests, {cpu / IN_PROCESS * 1000:.2f} ms CPU and {wall / IN_PROCESS * 1000:.2f} ms "
+              f"wall per request ({len(queries) / sampled:.1f} queries, {sql * 1000:.2f} ms SQL wall); "
+              f"load average {_load()}")  # fmt: skip
+        profile = cProfile.Profile()
+        profile.runcall(run, max(IN_PROCESS // 5, 1))
+        out = io.StringIO()
+        pstats.Stats(profile, stream=out).sort_stats("tottime").print_stats(15)
+        print("cProfile, top 15 by own time:\n" + "\n".join(out.getvalue().splitlines()[6:24]))
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """utime + stime of one process (its threads included), from /proc."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _pids(names: tuple[str, ...] = (), parent: int | None = None) -> list[int]:
+    """Processes named `names` (the database and cache servers), or the children of `parent`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        name, rest = stat[stat.index("(") + 1 : stat.rindex(")")], stat.rsplit(")", 1)[1].split()
+        if (names and name in names) or (parent is not None and int(rest[1]) == parent):
+            found.append(int(entry.name))
+    return found
+
+
+class CpuMeter:
+    """CPU seconds spent during a block by the gunicorn processes, the database server, Redis and the load
+    tool. The database and Redis are shared with whatever else runs on the machine: on a busy machine their
+    figure is an upper bound."""
+
+    def __init__(self, server_pid: int):
+        self.groups = {
+            "gunicorn": lambda: [server_pid, *_pids(parent=server_pid)],
+            "mariadb": lambda: _pids(("mariadbd", "mysqld")),
+            "redis": lambda: _pids(("redis-server",)),
+        }
+
+    def _sample(self) -> dict[str, float]:
+        sample = {name: sum(_cpu_seconds(pid) for pid in pids()) for name, pids in self.groups.items()}
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)  # the load tool, once it has exited
+        sample["load tool"] = children.ru_utime + children.ru_stime
+        return sample
+
+    def __enter__(self):
+        self.before = self._sample()
+        return self
+
+    def __exit__(self, *exc):
+        after = self._sample()
+        self.used = {name: after[name] - self.before[name] for name in after}
+
+    def per_request(self, requests: int) -> str:
+        parts = [f"{name} {seconds / requests * 1000:.2f}" for name, seconds in self.used.items()]
+        return f"CPU per request (ms): {', '.join(parts)}; total {sum(self.used.values()) / requests * 1000:.2f}"
 
 
 def _free_port() -> int:
@@ -123,14 +232,16 @@ def _wait_ready(url: str, secret: str, timeout: float = 60) -> None:
             time.sleep(0.5)
 
 
-def _with_wrk(url: str, secret: str) -> tuple[float, str]:
+def _with_wrk(url: str, secret: str, meter: CpuMeter) -> tuple[float, int, str]:
     threads = str(min(2, CONNECTIONS))
     args = ["wrk", "-t", threads, "-c", str(CONNECTIONS), "-H", f"Authorization: Bearer {secret}", url]
     subprocess.run([*args[:-1], "-d", "3s", url], capture_output=True, check=True)  # warm-up
-    out = subprocess.run([*args[:-1], "-d", f"{SECONDS}s", "--latency", url], capture_output=True, text=True,
-                         check=True).stdout  # fmt: skip
+    with meter:
+        out = subprocess.run([*args[:-1], "-d", f"{SECONDS}s", "--latency", url], capture_output=True, text=True,
+                             check=True).stdout  # fmt: skip
     assert "Non-2xx" not in out, out
-    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), out
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), requests, out
 
 
 def _python_client(args) -> tuple[int, int]:
@@ -148,18 +259,20 @@ def _python_client(args) -> tuple[int, int]:
     return ok, bad
 
 
-def _with_python(port: int, path: str, secret: str) -> tuple[float, str]:
+def _with_python(port: int, path: str, secret: str, meter: CpuMeter) -> tuple[float, int, str]:
     with multiprocessing.get_context("fork").Pool(CONNECTIONS) as pool:
         pool.map(_python_client, [(port, path, secret, time.monotonic() + 2)] * CONNECTIONS)  # warm-up
-        start = time.monotonic()
-        results = pool.map(_python_client, [(port, path, secret, start + SECONDS)] * CONNECTIONS)
-        elapsed = time.monotonic() - start
+        with meter:  # the load processes' own CPU is not counted (not reaped yet)
+            start = time.monotonic()
+            results = pool.map(_python_client, [(port, path, secret, start + SECONDS)] * CONNECTIONS)
+            elapsed = time.monotonic() - start
     ok, bad = sum(r[0] for r in results), sum(r[1] for r in results)
     assert bad == 0, f"{bad} non-200 answers"
-    return ok / elapsed, f"python load generator: {ok} requests in {elapsed:.1f} s, {CONNECTIONS} processes"
+    return ok / elapsed, ok, f"python load generator: {ok} requests in {elapsed:.1f} s, {CONNECTIONS} processes"
 
 
-def test_list_services_serves_300_requests_per_second(client):
+def test_list_services_serves_300_requests_per_second(client, settings):
+    settings.API_RATE_LIMIT = "100000000/m"  # as for gunicorn below: the counter is still kept
     secret = _seed()
     path = "/api/v1/services"
     headers = {"Authorization": f"Bearer {secret}"}
@@ -169,6 +282,8 @@ def test_list_services_serves_300_requests_per_second(client):
     assert answer.status_code == 200 and answer.json()["count"] == 25
     print(f"\nqueries per request: {len(queries)} (token; page with its total count)")
     assert len(queries) <= 2, [q["sql"] for q in queries]
+    if IN_PROCESS:
+        _in_process(path, secret)
 
     port = _free_port()
     server = _gunicorn(port)
@@ -176,10 +291,11 @@ def test_list_services_serves_300_requests_per_second(client):
         url = f"http://127.0.0.1:{port}{path}"
         _wait_ready(url, secret)
         load_before = _load()
+        meter = CpuMeter(server.pid)
         if shutil.which("wrk"):
-            rps, detail = _with_wrk(url, secret)
+            rps, requests, detail = _with_wrk(url, secret, meter)
         else:
-            rps, detail = _with_python(port, path, secret)
+            rps, requests, detail = _with_python(port, path, secret, meter)
         load_after = _load()
     finally:
         server.terminate()
@@ -190,4 +306,5 @@ def test_list_services_serves_300_requests_per_second(client):
     print(detail)
     print(f"GET {path}: {rps:.0f} requests/s (gunicorn 2 workers x {THREADS} threads, {CONNECTIONS} connections, {SECONDS} s, "
           f"{CUSTOMERS} customers / {CUSTOMERS * 5 + 25} services); load average {load_before} -> {load_after}")  # fmt: skip
+    print(meter.per_request(requests))
     assert rps >= MIN_RPS
