@@ -342,6 +342,9 @@ BILLING = {
     "HIGH_VALUE_ORDER_THRESHOLD": env.str("HIGH_VALUE_ORDER_THRESHOLD", default="500.00"),
     "REMINDER_DAYS_BEFORE_DUE": env.int("REMINDER_DAYS_BEFORE_DUE", default=3),
     "OVERDUE_NOTICE_DAYS": env.list("OVERDUE_NOTICE_DAYS", cast=int, default=[1, 7, 14]),
+    # WHMCS cutover (ISO date/datetime, UTC): until then WHMCS bills imported subscriptions and sends
+    # reminders for imported invoices; our billing run leaves them alone (core/billing/services/imported.py).
+    "IMPORTED_BILLING_FROM": env.str("IMPORTED_BILLING_FROM", default=""),
 }
 
 # Provisioning (core/provisioning/conf.py holds the same defaults and reads these at call time).

@@ -291,7 +291,10 @@ def test_rerun_writes_nothing_and_a_change_in_whmcs_updates_subscription_and_add
                     "dedicatedip = '203.0.113.11' WHERE id = 1001")  # fmt: skip
 
 
-def test_the_billing_run_renews_an_imported_service_once_at_its_whmcs_next_due_date(source):
+def test_the_billing_run_renews_an_imported_service_once_at_its_whmcs_next_due_date(source, settings):
+    # Cutover on 2026-02-15: from then on our run bills the imported subscriptions (before it, WHMCS does:
+    # tests/billing/test_imported_cutover.py).
+    settings.BILLING = {**settings.BILLING, "IMPORTED_BILLING_FROM": "2026-02-15"}
     with clock.frozen_at(_at("2026-01-01")):
         import_whmcs(source["url"], batch_size=40, only=None)
     sub = _sub(1001)

@@ -36,6 +36,7 @@ from core.billing.models import Coupon, CreditEntry, Invoice, InvoiceLine, Subsc
 from core.billing.services import coupons as coupon_service
 from core.billing.services import dunning, numbering, suspension
 from core.billing.services.bulk_invoices import BulkInvoice, FrozenLine, freeze_lines, issue_invoices_in_bulk
+from core.billing.services.imported import billed_here_q
 from core.billing.services.invoices import Totals, build_line, price_lines
 from core.billing.services.subscriptions import add_cycles, period_after, roll_subscription_period
 from core.billing.services.tax import customer_tax_details, get_tax_calculator, tax_cache_key
@@ -112,8 +113,10 @@ def _renewal_horizon(now: dt.datetime) -> dt.datetime:
 
 
 def _renewal_due_q(now: dt.datetime) -> Q:
-    """Due for renewal: running, not cancelling, period ending within RENEWAL_DAYS_BEFORE days."""
-    return Q(status__in=RUNNING, cancel_at_period_end=False, current_period_end__lte=_renewal_horizon(now))
+    """Due for renewal: running, not cancelling, period ending within RENEWAL_DAYS_BEFORE days; imported
+    (WHMCS) subscriptions only once WHMCS has stopped billing them (imported.billed_here_q)."""
+    due = Q(status__in=RUNNING, cancel_at_period_end=False, current_period_end__lte=_renewal_horizon(now))
+    return due & billed_here_q(now)
 
 
 def _is_renewal_due(status: str, cancel_at_period_end: bool, period_end: dt.datetime, now: dt.datetime) -> bool:
@@ -454,7 +457,7 @@ def roll_periods(now: dt.datetime, summary: RunSummary) -> int:
 
     Returns how many moved or ended: the run repeats renewals and this step until it is 0.
     """
-    due = Subscription.objects.filter(status__in=RUNNING, current_period_end__lte=now)
+    due = Subscription.objects.filter(billed_here_q(now), status__in=RUNNING, current_period_end__lte=now)
     if summary.failed_subscriptions:
         due = due.exclude(pk__in=summary.failed_subscriptions)
     moved = 0
@@ -493,7 +496,7 @@ def catch_up(now: dt.datetime, summary: RunSummary, *, batch_size: int = BATCH_S
             return
         if not roll_periods(now, summary):
             return
-    behind = Subscription.objects.filter(status__in=RUNNING, current_period_end__lte=now).count()
+    behind = Subscription.objects.filter(billed_here_q(now), status__in=RUNNING, current_period_end__lte=now).count()
     if behind:
         summary.errors.append(
             f"{behind} subscriptions are still behind after {MAX_PERIODS_PER_RUN} periods; the next run goes on"
@@ -642,10 +645,10 @@ def preview_billing_run(*, limit: int = 500) -> RunSummary:
             summary.terminated += 1
     summary.policy = [asdict(p) for p in planned[:limit]]
     summary.periods_advanced = Subscription.objects.filter(
-        status__in=RUNNING, current_period_end__lte=now, cancel_at_period_end=False
+        billed_here_q(now), status__in=RUNNING, current_period_end__lte=now, cancel_at_period_end=False
     ).count()
     summary.subscriptions_ended = Subscription.objects.filter(
-        status__in=RUNNING, current_period_end__lte=now, cancel_at_period_end=True
+        billed_here_q(now), status__in=RUNNING, current_period_end__lte=now, cancel_at_period_end=True
     ).count()
     summary.marked_past_due = (
         Subscription.objects.filter(status__in=[Subscription.Status.ACTIVE, Subscription.Status.TRIALING])

@@ -9,9 +9,12 @@ number, and `imported_floors` tells check_invoices that the numbers up to it are
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 
 from core.billing.models import Invoice, NumberSequence
 from core.billing.services import numbering
@@ -65,3 +68,39 @@ def continue_numbering_after_imported(series: str = numbering.INVOICE) -> dict[i
             seq.save(update_fields=["last_value"])
             moved[year] = highest
     return moved
+
+
+# --- Cutover: who bills an imported customer ------------------------------------------------------
+#
+# During the parallel-run weeks WHMCS keeps billing: it issues the renewals and sends the reminders,
+# and each delta import brings its invoices and next due dates over. Our billing run must not bill the
+# same periods a second time, so imported subscriptions (whmcs_id set) are neither renewed nor moved
+# on, and imported invoices get no reminders, until BILLING["IMPORTED_BILLING_FROM"] (the cutover
+# moment, an ISO date or datetime; unset = WHMCS still bills). From then on they are billed like ours.
+
+
+def imported_billing_from() -> dt.datetime | None:
+    value = settings.BILLING.get("IMPORTED_BILLING_FROM")
+    if not value:
+        return None
+    if isinstance(value, dt.datetime):
+        moment = value
+    elif isinstance(value, dt.date):
+        moment = dt.datetime.combine(value, dt.time.min)
+    else:
+        text = str(value).strip()
+        moment = dt.datetime.fromisoformat(text) if "T" in text or " " in text else None
+        if moment is None:
+            moment = dt.datetime.combine(dt.date.fromisoformat(text), dt.time.min)
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def imported_billed_here(now: dt.datetime) -> bool:
+    """True once the cutover moment has passed: our run bills imported subscriptions too."""
+    start = imported_billing_from()
+    return start is not None and now >= start
+
+
+def billed_here_q(now: dt.datetime) -> Q:
+    """Filter for subscriptions (or invoices) our run is responsible for at `now`."""
+    return Q() if imported_billed_here(now) else Q(whmcs_id__isnull=True)

@@ -19,6 +19,7 @@ from django.conf import settings
 
 from core import clock
 from core.billing.models import Invoice
+from core.billing.services.imported import billed_here_q
 
 DEFAULT_REMINDER_DAYS = 3
 DEFAULT_OVERDUE_STEPS = (1, 7, 14)
@@ -33,9 +34,12 @@ def overdue_steps() -> list[int]:
     return sorted({int(d) for d in settings.BILLING.get("OVERDUE_NOTICE_DAYS", DEFAULT_OVERDUE_STEPS) if int(d) > 0})
 
 
-def _unpaid():
+def _unpaid(today: dt.date):
+    # Imported (WHMCS) invoices: WHMCS sends their reminders until the cutover (imported.billed_here_q).
+    end_of_day = dt.datetime.combine(today, dt.time.max, tzinfo=dt.UTC)
     return (
         Invoice.objects.filter(status=Invoice.Status.ISSUED, kind=Invoice.Kind.INVOICE, due_date__isnull=False)
+        .filter(billed_here_q(end_of_day))
         .select_related("customer__user", "subscription")
         .order_by("pk")
     )
@@ -57,7 +61,7 @@ def send_due_reminders(today: dt.date | None = None) -> int:
     if days <= 0:
         return 0
     sent = 0
-    for invoice in _unpaid().filter(due_date__gte=today, due_date__lte=today + dt.timedelta(days=days)):
+    for invoice in _unpaid(today).filter(due_date__gte=today, due_date__lte=today + dt.timedelta(days=days)):
         if invoice.amount_due <= 0:
             continue
         context = {**_context(invoice), "days_left": (invoice.due_date - today).days}
@@ -85,7 +89,7 @@ def send_overdue_notices(today: dt.date | None = None) -> int:
         return 0
     oldest = today - dt.timedelta(days=steps[-1] + LAST_STEP_WINDOW_DAYS - 1)
     sent = 0
-    for invoice in _unpaid().filter(due_date__lt=today, due_date__gte=oldest):
+    for invoice in _unpaid(today).filter(due_date__lt=today, due_date__gte=oldest):
         days_overdue = (today - invoice.due_date).days
         step = step_for(days_overdue, steps)
         if step == 0 or invoice.amount_due <= 0:
