@@ -12,7 +12,11 @@ from django.urls import reverse
 from core.billing.models import Invoice, Order
 from tests.payments.conftest import load
 
-from .test_orders_checkout_consent import checkout, gateways, paypal, price, the_order  # noqa: F401  (fixtures)
+from . import test_orders_checkout_consent as consent
+
+# The order checkout fixtures (a 23.80 plan, the gateways' settings, PayPal mocked) of the consent tests.
+price, gateways, paypal = consent.price, consent.gateways, consent.paypal
+checkout, the_order = consent.checkout, consent.the_order
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("commits")]
 TOKEN = {"token": "5O190127TN364715T", "PayerID": "FSMVU44LF3YUS"}
@@ -24,7 +28,7 @@ def experience(paypal_mock) -> dict:
 
 
 @pytest.fixture
-def paypal_orders(paypal):  # noqa: F811
+def paypal_orders(paypal):
     paypal.post("/v2/checkout/orders", name="create").respond(201, json=load("paypal/order_created.json"))
     return paypal
 
@@ -34,7 +38,7 @@ def test_an_order_paid_with_paypal_returns_to_the_order_and_lands_on_its_status_
     shopper,
     price,
     paypal_orders,
-    settings,  # noqa: F811
+    settings,
 ):
     settings.SITE_URL = "https://my.ezscale.example"
     response = checkout(shopper_client, price, action="pay", gateway="paypal")
@@ -65,7 +69,7 @@ def test_an_order_paid_with_paypal_returns_to_the_order_and_lands_on_its_status_
     assert reverse("portal:order_status", args=[order.uuid]) in page  # the page polls provisioning
 
 
-def test_the_invoice_pay_page_keeps_the_invoices_own_return(shopper_client, shopper, price, paypal_orders):  # noqa: F811
+def test_the_invoice_pay_page_keeps_the_invoices_own_return(shopper_client, shopper, price, paypal_orders):
     checkout(shopper_client, price, action="pay", gateway="paypal")
     invoice = the_order(shopper).invoice
     response = shopper_client.post(reverse("portal:invoice_pay", args=[invoice.uuid]), {"gateway": "paypal"})
