@@ -82,6 +82,7 @@ def test_posting_twice_queues_one_reinstall(shopper_client, service):
     assert ProvisioningJob.objects.filter(service=service, action="reinstall").count() == 1
     body = shopper_client.get(second.url).content.decode()
     assert "A reinstall is already running" in body
+    assert 'data-testid="reinstalling"' in body and 'data-testid="reinstall-link"' not in body
 
 
 def test_a_suspended_service_shows_reinstall_disabled_with_the_reason_and_the_page_refuses(shopper_client, service):
