@@ -8,6 +8,7 @@ is never stored in clear.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 
 from django.conf import settings
@@ -15,7 +16,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from core import clock
 from core.audit.services import record
@@ -213,18 +214,33 @@ def revoke_api_token(token: ApiToken, *, actor: User | None = None) -> ApiToken:
     return locked
 
 
+@functools.cache
+def _active_token_sql() -> str:
+    """The token with this hash (unique index) if not revoked and its user is active, as plain SQL built once:
+    it runs on every API request, where building it with the ORM cost more CPU than the rest of the request's
+    authentication. Expiry is checked in Python, against core.clock."""
+    quote = connection.ops.quote_name
+    meta, user_meta = ApiToken._meta, User._meta
+    token, user = quote(meta.db_table), quote(user_meta.db_table)
+    columns = ", ".join(f"{token}.{quote(field.column)}" for field in meta.concrete_fields)
+    joined = f"{user}.{quote(user_meta.pk.column)} = {token}.{quote(meta.get_field('user').column)}"
+    where = (f"{token}.{quote(meta.get_field('token_hash').column)} = %s AND {token}.{quote(meta.get_field('revoked_at').column)} IS NULL "
+             f"AND {user}.{quote(user_meta.get_field('is_active').column)} = %s")  # fmt: skip
+    return f"SELECT {columns} FROM {token} INNER JOIN {user} ON {joined} WHERE {where}"  # noqa: S608 (quoted names)
+
+
 def authenticate_api_token(secret: str) -> ApiToken | None:
-    """The active token for a presented secret, or None. Marks it used (at most once a minute)."""
+    """The active token for a presented secret, or None. Marks it used (at most once a minute).
+
+    Read from the database on every call (no cache), so a revoked or expired token, or one whose user
+    was deactivated, is refused from the next request on."""
     if not secret or not secret.startswith("ezs_"):
         return None
-    token = (
-        ApiToken.objects.select_related("user")
-        .filter(ApiToken.active_q(), token_hash=ApiToken.hash(secret), user__is_active=True)
-        .first()
-    )
-    if token is None:
-        return None
+    found = list(ApiToken.objects.raw(_active_token_sql(), [ApiToken.hash(secret), True]))
     now = clock.now()
+    token = found[0] if found else None
+    if token is None or (token.expires_at is not None and token.expires_at <= now):
+        return None
     if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         token.last_used_at = now

@@ -20,7 +20,7 @@ from django.core.cache import cache
 from ninja.errors import Throttled
 from ninja.security import HttpBearer
 
-from core.accounts.models import ApiToken, Customer
+from core.accounts.models import ApiToken, Customer, User
 from core.accounts.services import authenticate_api_token
 
 from .errors import ApiError
@@ -35,11 +35,15 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 class ApiCaller:
-    """Who is calling: the token, its user, and the customer they act as (loaded only when needed;
-    list endpoints filter on `customer_id` and never load the row)."""
+    """Who is calling: the token, its user, and the customer they act as (user and customer are loaded only
+    when needed; list endpoints filter on `customer_id` and load neither)."""
 
     def __init__(self, token: ApiToken, customer_id: int):
-        self.token, self.user, self.customer_id = token, token.user, customer_id
+        self.token, self.customer_id = token, customer_id
+
+    @cached_property
+    def user(self) -> User:
+        return self.token.user  # one query, for the endpoints that record who acted
 
     @cached_property
     def customer(self) -> Customer:
