@@ -20,7 +20,10 @@ Use both through LargeTableAdminMixin, placed first in the bases of a big list's
 from __future__ import annotations
 
 import uuid
+from functools import cache
+from urllib.parse import parse_qsl
 
+from django.contrib.admin import helpers
 from django.contrib.admin.utils import quote
 from django.contrib.admin.views.main import ORDER_VAR
 from django.core.paginator import Paginator
@@ -28,6 +31,10 @@ from django.db import connections
 from django.db.models import Q
 from django.urls import reverse
 from django.utils.functional import cached_property
+from django.utils.html import escape
+from django.utils.http import urlencode
+from django.utils.safestring import mark_safe
+from unfold.admin import checkbox
 from unfold.contrib.filters.admin import RangeDateFilter, RangeDateTimeFilter, RangeNumericFilter
 from unfold.views import ChangeList
 
@@ -64,6 +71,11 @@ class EstimatedCountPaginator(Paginator):
         position = {pk: i for i, pk in enumerate(pks)}
         rows = sorted(self.object_list.filter(pk__in=pks), key=lambda row: position[row.pk])
         return self._get_page(rows, number, self)
+
+
+@cache
+def _row_checkbox() -> str:
+    return str(checkbox.render(helpers.ACTION_CHECKBOX_NAME, LargeTableChangeList._PK))
 
 
 def table_row_estimate(model, using: str = "default") -> int:
@@ -135,10 +147,19 @@ class LargeTableChangeList(ChangeList):
 
     _PK = "__pk__"
 
+    def __init__(self, request, *args, **kwargs):
+        super().__init__(request, *args, **kwargs)
+        # Row links carry the list's filters in _change_url (Django's add_preserved_filters resolves the
+        # URL of every row again to do the same); an empty preserved_filters makes it return the URL as is.
+        self._row_filters, self.preserved_filters = self.preserved_filters, ""
+
     @cached_property
     def _change_url(self) -> str:
-        return reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=(self._PK,),
-                       current_app=self.model_admin.admin_site.name)  # fmt: skip
+        url = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=(self._PK,),
+                      current_app=self.model_admin.admin_site.name)  # fmt: skip
+        if self._row_filters:
+            url += "?" + urlencode(dict(parse_qsl(self._row_filters)))
+        return url
 
     def get_ordering(self, request, queryset):
         ordering = super().get_ordering(request, queryset)
@@ -168,6 +189,13 @@ class LargeTableAdminMixin(LargeTableSearchMixin):
     # Columns a list row never shows (JSON snapshots, encrypted secrets of joined rows): left out of the
     # page's rows, so they are neither sent by the database nor parsed or decrypted per row.
     list_defer: tuple[str, ...] = ()
+
+    def action_checkbox(self, obj):
+        # Unfold renders its checkbox widget through a template for every row; the markup is the same
+        # but for the primary key.
+        return mark_safe(_row_checkbox().replace(LargeTableChangeList._PK, escape(str(obj.pk))))
+
+    action_checkbox.short_description = mark_safe(checkbox.render("action_toggle_all", 1))
 
     def get_changelist(self, request, **kwargs):
         return LargeTableChangeList

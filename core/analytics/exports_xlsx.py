@@ -35,9 +35,13 @@ def _column(index: int) -> str:
     return name
 
 
+_SPECIAL = re.compile(r"[&<>\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
 def _text(value: str) -> str:
-    value = value.translate(_ESCAPES)
-    return _ILLEGAL.sub("", value) if _ILLEGAL.search(value) else value
+    if not _SPECIAL.search(value):  # most values: nothing to escape or drop
+        return value
+    return _ILLEGAL.sub("", value.translate(_ESCAPES))
 
 
 class StreamingXlsx:

@@ -85,3 +85,13 @@ def test_a_list_page_leaves_out_deferred_columns_and_still_shows_the_row(staff_c
     row = response.context["cl"].result_list[0]
     assert {"billing_details", "seller_details", "tax_breakdown", "notes"} <= row.get_deferred_fields()
     assert "INV-D1" in response.content.decode() and "Deferred Co" in response.content.decode()
+
+
+def test_row_links_keep_the_lists_filters_and_rows_have_their_own_checkbox(staff_client):
+    from tests.factories import ServiceFactory
+
+    service = ServiceFactory(status="suspended")
+    body = staff_client.get(reverse("admin:provisioning_service_changelist"), {"status__exact": "suspended"}).content
+    change = reverse("admin:provisioning_service_change", args=[service.pk])
+    assert f'href="{change}?_changelist_filters=status__exact%3Dsuspended"'.encode() in body
+    assert f'name="_selected_action" value="{service.pk}"'.encode() in body
