@@ -5,7 +5,7 @@ class CatalogPriceOut(Schema):
     """What a product costs per billing cycle in the caller's currency."""
 
     id: int = Field(description="Use as price_id when ordering or changing plan.")
-    cycle: str = Field(description="monthly, quarterly, semi_annual or annual")
+    cycle: str = Field(description="monthly, quarterly, semi_annual, annual, biennial or triennial")
     currency: str
     amount: str
     setup_fee: str
