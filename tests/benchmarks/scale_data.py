@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
+import uuid
 from decimal import Decimal
 
 from django.db import connection, models
@@ -148,8 +149,10 @@ def seed(*, customers: int, invoices: int = 0, subscriptions: int = 0, services:
     started = time.monotonic()
     usd = CurrencyFactory(code="USD", exchange_rate=Decimal("1"))
     eur = CurrencyFactory(code="EUR", exchange_rate=Decimal("0.9"))
-    prices = [PriceFactory(currency=c, amount=Decimal(a), cycle=cy) for c in (usd, eur)
-              for a, cy in (("5.00", "monthly"), ("30.00", "quarterly"), ("120.00", "annual"))]  # fmt: skip
+    tag = uuid.uuid4().hex[:8]  # products are not truncated: a new seed gets new slugs
+    prices = [PriceFactory(currency=c, amount=Decimal(a), cycle=cy, product__slug=f"bench-{tag}-{c.code}-{cy}",
+                           product__name=f"Bench {cy} ({c.code})")
+              for c in (usd, eur) for a, cy in (("5.00", "monthly"), ("30.00", "quarterly"), ("120.00", "annual"))]  # fmt: skip
     platform = PlatformConnectionFactory()
     mod = "MOD({}, {})" if connection.vendor == "mysql" else "(({}) % ({}))"
 
