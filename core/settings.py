@@ -76,19 +76,20 @@ INSTALLED_APPS = [
     "portal.api",
 ]
 
+# "…ExceptApi": the same middleware, skipped for /api/ requests (bearer tokens, JSON; portal/middleware.py).
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "portal.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "portal.middleware.SessionExceptApi",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django_otp.middleware.OTPMiddleware",
+    "portal.middleware.AuthenticationExceptApi",
+    "portal.middleware.OTPExceptApi",
     "portal.middleware.PortalTwoFactorMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "portal.middleware.MessagesExceptApi",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "hijack.middleware.HijackUserMiddleware",
+    "portal.middleware.HijackExceptApi",
     "simple_history.middleware.HistoryRequestMiddleware",
     "core.audit.middleware.AuditContextMiddleware",
     "backoffice.cloudflare_access.CloudflareAccessMiddleware",  # off unless CF_ACCESS_* are set

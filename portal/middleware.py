@@ -13,9 +13,15 @@ from __future__ import annotations
 import secrets
 
 from django.conf import settings
+from django.contrib.auth.middleware import AuthenticationMiddleware
+from django.contrib.auth.models import AnonymousUser
+from django.contrib.messages.middleware import MessageMiddleware
+from django.contrib.sessions.middleware import SessionMiddleware
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import urlencode
+from django_otp.middleware import OTPMiddleware
+from hijack.middleware import HijackUserMiddleware
 
 STRIPE_JS = "https://js.stripe.com"
 
@@ -48,6 +54,8 @@ class ContentSecurityPolicyMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
+        if is_api(request):  # JSON only: no page, no nonce
+            return self.get_response(request)
         request.csp_nonce = secrets.token_urlsafe(16)
         response = self.get_response(request)
         if _is_portal(request) and "Content-Security-Policy" not in response:
@@ -87,3 +95,48 @@ class PortalTwoFactorMiddleware:
         if match is None or "portal" not in match.namespaces or match.url_name in SECOND_FACTOR_EXEMPT:
             return None
         return redirect(f"{reverse('portal:login_verify')}?{urlencode({'next': request.get_full_path()})}")
+
+
+API_PREFIX = "/api/"
+
+
+def is_api(request) -> bool:
+    return request.path_info.startswith(API_PREFIX)
+
+
+class NotForApi:
+    """Mixed into a middleware (as the first base) so that REST API requests (/api/) skip it.
+
+    The API authenticates each request by its bearer token only (portal/api/auth.py) and answers JSON:
+    it has no use for the session, the session user, messages or impersonation, which
+    otherwise cost CPU on every API request. API requests get an anonymous `request.user`, so code
+    that reads it (audit context, history records) still works. Each class below stays a subclass of
+    the middleware it replaces, which the admin's and the packages' system checks look for.
+    """
+
+    def __call__(self, request):
+        if is_api(request):
+            if not hasattr(request, "user"):
+                request.user = AnonymousUser()
+            return self.get_response(request)
+        return super().__call__(request)
+
+
+class SessionExceptApi(NotForApi, SessionMiddleware):
+    pass
+
+
+class AuthenticationExceptApi(NotForApi, AuthenticationMiddleware):
+    pass
+
+
+class OTPExceptApi(NotForApi, OTPMiddleware):
+    pass
+
+
+class MessagesExceptApi(NotForApi, MessageMiddleware):
+    pass
+
+
+class HijackExceptApi(NotForApi, HijackUserMiddleware):
+    pass
