@@ -16,6 +16,7 @@ rows, read by primary-key range, becomes a few multi-row statements.
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -120,7 +121,7 @@ def _insert_group(conn, model, given: list[str], rows: list[dict]) -> None:
     # types allow), then rows are joined; the same bytes as quoting each value one by one.
     count = len(rows)
     encoded = [_encode_column(fields[name], list(map(itemgetter(name), rows)), conn) for name in given]
-    encoded += [_encode_column(f, [f.get_default() for _ in range(count)], conn) for f in per_row_defaults]
+    encoded += [_default_column(f, count, conn) for f in per_row_defaults]
     if constants:
         encoded.append(repeat(b",".join(_encode_column(f, [value], conn)[0] for f, value in constants), count))
     quote = conn.ops.quote_name
@@ -134,6 +135,21 @@ def _insert_group(conn, model, given: list[str], rows: list[dict]) -> None:
         for start in range(0, count, ROWS_PER_STATEMENT):
             # No parameters: mysqlclient sends the statement as it is (no %-interpolation).
             cursor.execute(head + b"),(".join(values[start : start + ROWS_PER_STATEMENT]) + b")")
+
+
+_UUID4_MASK = ~((0xF000 << 64) | (0xC000 << 48)) & ((1 << 128) - 1)
+_UUID4_BITS = (0x4000 << 64) | (0x8000 << 48)  # version 4, RFC 4122 variant: as uuid.uuid4() sets them
+
+
+def _default_column(field, count: int, conn) -> list[bytes]:
+    """A callable default per row; uuid4 keys (every invoice and payment has one) straight from the random bytes."""
+    if isinstance(field, models.UUIDField) and field.default is uuid.uuid4:
+        random = os.urandom(16 * count)
+        return [
+            b"'%032x'" % ((int.from_bytes(random[i : i + 16]) & _UUID4_MASK) | _UUID4_BITS)
+            for i in range(0, 16 * count, 16)
+        ]
+    return _encode_column(field, [field.get_default() for _ in range(count)], conn)
 
 
 def _encode_column(field, values: list, conn) -> list[bytes]:

@@ -8,6 +8,7 @@ skipped (each listed in the report) - ours = difference, which must be 0.00.
 from __future__ import annotations
 
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 
 from django.db.models import Count, F, Sum
 from django.db.models.functions import ExtractYear
@@ -33,11 +34,82 @@ BILLED = (
 )
 
 
+INVOICES_SQL = (
+    f"SELECT c.currency AS ccur, c.id IS NULL AS orphan, {INVOICE_YEAR} AS y, SUM({BILLED}) AS billed, "  # noqa: S608
+    "SUM(i.credit) AS credit FROM tblinvoices i LEFT JOIN tblclients c ON c.id = i.userid "
+    "WHERE i.status <> 'Draft' GROUP BY ccur, orphan, y"
+)
+ACCOUNTS_SQL = (
+    "SELECT c.currency AS ccur, c.id IS NULL AS orphan, a.currency AS acur, "
+    "YEAR(IF(a.date > '1970-01-01', a.date, NULL)) AS y, SUM(a.amountin) AS paid, SUM(a.amountout) AS refunded, "
+    "SUM(a.fees) AS fees FROM tblaccounts a LEFT JOIN tblclients c ON c.id = a.userid GROUP BY ccur, orphan, acur, y"
+)
+CREDIT_SQL = (
+    "SELECT c.currency AS ccur, c.id IS NULL AS orphan, YEAR(IF(cr.date > '1970-01-01', cr.date, NULL)) AS y, "
+    "SUM(cr.amount) AS amount FROM tblcredit cr LEFT JOIN tblclients c ON c.id = cr.clientid GROUP BY ccur, orphan, y"
+)
+OPEN_SQL = (
+    f"SELECT i.userid, SUM({BILLED} - i.credit - COALESCE(p.net, 0)) AS open FROM tblinvoices i "  # noqa: S608
+    "LEFT JOIN (SELECT invoiceid, SUM(amountin - amountout) AS net FROM tblaccounts GROUP BY invoiceid) p "
+    f"ON p.invoiceid = i.id WHERE i.status IN ({','.join(['%s'] * len(OPEN_INVOICE_STATUSES))}) GROUP BY i.userid"
+)
+CLIENT_CREDIT_SQL = "SELECT id, credit FROM tblclients"
+SERVICES_SQL = (
+    "SELECT h.domainstatus AS status, p.servertype AS module, p.type AS ptype, COUNT(*) AS n "
+    "FROM tblhosting h LEFT JOIN tblproducts p ON p.id = h.packageid {where} GROUP BY status, module, ptype"
+)
+
+
+def _services_sql(report) -> list[tuple[str, list]]:
+    """Services by status and platform in WHMCS, then (when the import skipped some) those skipped."""
+    queries = [(SERVICES_SQL.format(where=""), [])]
+    skipped_ids = [i.whmcs_id for i in report.issues if i.table == "tblhosting" and i.action == "skipped"]
+    if skipped_ids:
+        queries.append(
+            (SERVICES_SQL.format(where=f"WHERE h.id IN ({','.join(['%s'] * len(skipped_ids))})"), skipped_ids)
+        )
+    return queries
+
+
+def _source_queries(run: Run) -> list[tuple[str, list]]:
+    return [
+        (INVOICES_SQL, []), (ACCOUNTS_SQL, []), (CREDIT_SQL, []), (OPEN_SQL, list(OPEN_INVOICE_STATUSES)),
+        (CLIENT_CREDIT_SQL, []), *_services_sql(run.report),
+    ]  # fmt: skip
+
+
+class _Ahead:
+    """The source's answers to the reconciliation's queries, read one after another on a second thread
+    (over the source's own connection, which nothing else uses meanwhile) while ours are read here."""
+
+    def __init__(self, source, queries: list[tuple[str, list]]):
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="whmcs-reconcile")
+        self.answers = {
+            (sql, tuple(params)): self.pool.submit(source.query, sql, list(params)) for sql, params in queries
+        }
+
+    def query(self, sql: str, params=()) -> list:
+        return self.answers[(sql, tuple(params or ()))].result()
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
 def _year(value) -> int | str:
     return int(value) if value else "none"
 
 
 def reconcile(run: Run) -> None:
+    source = _Ahead(run.source, _source_queries(run))
+    try:
+        _money(run, source)
+        _clients(run, source)
+        _services(run, source)
+    finally:
+        source.close()
+
+
+def _money(run: Run, source) -> None:
     report = run.report
     whmcs: dict = defaultdict(lambda: ZERO)
     ours: dict = defaultdict(lambda: ZERO)
@@ -47,11 +119,7 @@ def reconcile(run: Run) -> None:
             return run.currency_code(row_currency) or "unknown"
         return run.currency_code(client_currency) or run.default_currency
 
-    for r in run.source.query(
-        f"SELECT c.currency AS ccur, c.id IS NULL AS orphan, {INVOICE_YEAR} AS y, SUM({BILLED}) AS billed, "  # noqa: S608
-        "SUM(i.credit) AS credit FROM tblinvoices i LEFT JOIN tblclients c ON c.id = i.userid "
-        "WHERE i.status <> 'Draft' GROUP BY ccur, orphan, y"
-    ):
+    for r in source.query(INVOICES_SQL):
         code = currency(r["ccur"], r["orphan"])
         whmcs[("invoiced", code, _year(r["y"]))] += money(r["billed"])
         whmcs[("credit_applied", code, _year(r["y"]))] += money(r["credit"])
@@ -63,11 +131,7 @@ def reconcile(run: Run) -> None:
         ours[("invoiced", r["currency_id"], _year(r["y"]))] += r["billed"]
         ours[("credit_applied", r["currency_id"], _year(r["y"]))] += r["credit"]
 
-    for r in run.source.query(
-        "SELECT c.currency AS ccur, c.id IS NULL AS orphan, a.currency AS acur, "
-        "YEAR(IF(a.date > '1970-01-01', a.date, NULL)) AS y, SUM(a.amountin) AS paid, SUM(a.amountout) AS refunded, "
-        "SUM(a.fees) AS fees FROM tblaccounts a LEFT JOIN tblclients c ON c.id = a.userid GROUP BY ccur, orphan, acur, y"
-    ):
+    for r in source.query(ACCOUNTS_SQL):
         code = currency(r["ccur"], r["orphan"], r["acur"])
         for metric in ("paid", "refunded", "fees"):
             whmcs[(metric, code, _year(r["y"]))] += money(r[metric])
@@ -84,10 +148,7 @@ def reconcile(run: Run) -> None:
             ours[("paid", r["currency_id"], year)] += r["amount"]
             ours[("fees", r["currency_id"], year)] += r["fee"]
 
-    for r in run.source.query(
-        "SELECT c.currency AS ccur, c.id IS NULL AS orphan, YEAR(IF(cr.date > '1970-01-01', cr.date, NULL)) AS y, "
-        "SUM(cr.amount) AS amount FROM tblcredit cr LEFT JOIN tblclients c ON c.id = cr.clientid GROUP BY ccur, orphan, y"
-    ):
+    for r in source.query(CREDIT_SQL):
         whmcs[("credit", currency(r["ccur"], r["orphan"]), _year(r["y"]))] += money(r["amount"])
     for r in (
         CreditEntry.objects.filter(whmcs_id__isnull=False)
@@ -104,23 +165,12 @@ def reconcile(run: Run) -> None:
             continue
         report.money.append({"currency": code, "year": year, "metric": metric, "whmcs": w, "skipped": s, "ours": o,
                              "difference": w - s - o})  # fmt: skip
-    _clients(run)
-    _services(run)
 
 
-def _clients(run: Run) -> None:
+def _clients(run: Run, source) -> None:
     report = run.report
-    marks = ",".join(["%s"] * len(OPEN_INVOICE_STATUSES))
-    open_whmcs = {
-        r["userid"]: money(r["open"])
-        for r in run.source.query(
-            f"SELECT i.userid, SUM({BILLED} - i.credit - COALESCE(p.net, 0)) AS open FROM tblinvoices i "  # noqa: S608
-            "LEFT JOIN (SELECT invoiceid, SUM(amountin - amountout) AS net FROM tblaccounts GROUP BY invoiceid) p "
-            f"ON p.invoiceid = i.id WHERE i.status IN ({marks}) GROUP BY i.userid",
-            list(OPEN_INVOICE_STATUSES),
-        )
-    }
-    credit_whmcs = {r["id"]: money(r["credit"]) for r in run.source.query("SELECT id, credit FROM tblclients")}
+    open_whmcs = {r["userid"]: money(r["open"]) for r in source.query(OPEN_SQL, OPEN_INVOICE_STATUSES)}
+    credit_whmcs = {r["id"]: money(r["credit"]) for r in source.query(CLIENT_CREDIT_SQL)}
     open_ours = dict(
         Invoice.objects.filter(whmcs_id__isnull=False, status=Invoice.Status.ISSUED)
         .values("customer__whmcs_id")
@@ -144,20 +194,12 @@ def _clients(run: Run) -> None:
             report.clients.append(row)
 
 
-def _services(run: Run) -> None:
+def _services(run: Run, source) -> None:
     report = run.report
-    skipped_ids = [i.whmcs_id for i in report.issues if i.table == "tblhosting" and i.action == "skipped"]
     whmcs: dict = defaultdict(int)
     skipped: dict = defaultdict(int)
-    query = (
-        "SELECT h.domainstatus AS status, p.servertype AS module, p.type AS ptype, COUNT(*) AS n "
-        "FROM tblhosting h LEFT JOIN tblproducts p ON p.id = h.packageid {where} GROUP BY status, module, ptype"
-    )
-    for target, where, params in ((whmcs, "", []), (skipped, "WHERE h.id IN ({})", skipped_ids)):
-        if target is skipped and not skipped_ids:
-            continue
-        sql = query.format(where=where.format(",".join(["%s"] * len(params))))
-        for r in run.source.query(sql, params):
+    for target, (sql, params) in zip((whmcs, skipped), _services_sql(report), strict=False):
+        for r in source.query(sql, params):
             key = (SERVICE_STATUS.get(r["status"], "pending"), platform_for(r["module"], r["ptype"])[0])
             target[key] += int(r["n"])
     ours = {
