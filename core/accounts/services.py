@@ -216,24 +216,29 @@ def revoke_api_token(token: ApiToken, *, actor: User | None = None) -> ApiToken:
 
 @functools.cache
 def _active_token_sql() -> str:
-    """The token with this hash (unique index) if not revoked and its user is active, as plain SQL built once:
-    it runs on every API request, where building it with the ORM cost more CPU than the rest of the request's
-    authentication. Expiry is checked in Python, against core.clock."""
+    """The token with this hash (unique index) if not revoked and its user is active, with the id of the user's
+    customer record, as plain SQL built once: it runs on every API request, where building it with the ORM cost
+    more CPU than the rest of the request's authentication. Expiry is checked in Python, against core.clock."""
     quote = connection.ops.quote_name
-    meta, user_meta = ApiToken._meta, User._meta
-    token, user = quote(meta.db_table), quote(user_meta.db_table)
+    meta, user_meta, customer_meta = ApiToken._meta, User._meta, Customer._meta
+    token, user, customer = quote(meta.db_table), quote(user_meta.db_table), quote(customer_meta.db_table)
+    token_user = f"{token}.{quote(meta.get_field('user').column)}"
     columns = ", ".join(f"{token}.{quote(field.column)}" for field in meta.concrete_fields)
-    joined = f"{user}.{quote(user_meta.pk.column)} = {token}.{quote(meta.get_field('user').column)}"
-    where = (f"{token}.{quote(meta.get_field('token_hash').column)} = %s AND {token}.{quote(meta.get_field('revoked_at').column)} IS NULL "
+    columns += f", {customer}.{quote(customer_meta.pk.column)} AS {quote('customer_id')}"
+    joins = (f"INNER JOIN {user} ON {user}.{quote(user_meta.pk.column)} = {token_user} LEFT OUTER JOIN {customer} "
+             f"ON {customer}.{quote(customer_meta.get_field('user').column)} = {token_user}")  # fmt: skip
+    where = (f"{token}.{quote(meta.get_field('token_hash').column)} = %s "
+             f"AND {token}.{quote(meta.get_field('revoked_at').column)} IS NULL "
              f"AND {user}.{quote(user_meta.get_field('is_active').column)} = %s")  # fmt: skip
-    return f"SELECT {columns} FROM {token} INNER JOIN {user} ON {joined} WHERE {where}"  # noqa: S608 (quoted names)
+    return f"SELECT {columns} FROM {token} {joins} WHERE {where}"  # noqa: S608 (quoted names)
 
 
 def authenticate_api_token(secret: str) -> ApiToken | None:
     """The active token for a presented secret, or None. Marks it used (at most once a minute).
 
     Read from the database on every call (no cache), so a revoked or expired token, or one whose user
-    was deactivated, is refused from the next request on."""
+    was deactivated, is refused from the next request on. `token.customer_id` is the id of the user's
+    customer record (None for staff), read by the same query."""
     if not secret or not secret.startswith("ezs_"):
         return None
     found = list(ApiToken.objects.raw(_active_token_sql(), [ApiToken.hash(secret), True]))

@@ -1,9 +1,10 @@
 """Bearer-token authentication, per-token rate limit and scope check: one callable per scope.
 
 `TokenAuth("billing")` accepts `Authorization: Bearer ezs_...` for an active token
-(core.accounts.services.authenticate_api_token: hashed lookup, expiry, revocation, last-used),
+(core.accounts.services.authenticate_api_token: one query on every request for the hashed lookup,
+revocation, the user being active and their customer id; expiry; last-used written once a minute),
 whose user is a customer, then counts the request against the token's rate limit
-(settings.API_RATE_LIMIT, cache-based fixed window: 429 with Retry-After), then checks that
+(settings.API_RATE_LIMIT, cache-based fixed window, one INCR: 429 with Retry-After), then checks that
 the token has the scope. `request.auth` is then an `ApiCaller`.
 
 No CSRF: the token is sent explicitly in a header, never by the browser on its own.
@@ -53,17 +54,6 @@ class ApiCaller:
         return f"api-token-{self.token.pk}"
 
 
-def customer_id_for(user_id: int) -> int | None:
-    """The customer record of a user. A customer is never moved to another user, so the pair is cached."""
-    key = f"api:customer-of:{user_id}"
-    found = cache.get(key)
-    if found is None:
-        found = Customer.objects.filter(user_id=user_id).values_list("pk", flat=True).first()
-        if found is not None:
-            cache.set(key, found, timeout=86400)
-    return found
-
-
 def parse_rate(rate: str) -> tuple[int, int]:
     """'600/m' -> (600, 60); '20/s' -> (20, 1); '1000/10m' -> (1000, 600)."""
     count, _, period = rate.partition("/")
@@ -106,7 +96,7 @@ class TokenAuth(HttpBearer):
             found = authenticate_api_token(token.strip())
             if found is None:
                 return None
-            customer_id = customer_id_for(found.user_id)
+            customer_id = found.customer_id  # read with the token
             if customer_id is None:  # staff tokens have nothing to act on here
                 return None
             check_rate_limit(found)
