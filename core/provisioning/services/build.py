@@ -28,6 +28,7 @@ from . import jobs
 from .alerts import alert_staff
 from .capacity import product_features
 from .credentials import generate_password, needs_new_password, queue_password_reset, send_welcome_email
+from .polling import poll_build
 from .retries import give_up, retry_or_fail
 from .states import S, lock_service, move_to
 
@@ -236,34 +237,14 @@ def _queue_poll(service: Service, deadline: str) -> None:
 
 
 def run_poll(job: ProvisioningJob) -> None:
-    service = Service.objects.select_related("product", "connection").get(pk=job.service_id)
-    if service.status != S.PROVISIONING:
-        jobs.finish_job(job, Outcome.FAILED, error=f"Skipped: the service is {service.status}.")
-        return
-    try:
-        driver = drivers.get_driver(service.connection)
-        request = {"external_id": str(service.uuid), "platform_service_id": service.platform_service_id}
-        status = jobs.call_platform(job, request, lambda: driver.build_status(service))
-    except Exception as exc:
-        retry_or_fail(job, exc)
-        return
-    with transaction.atomic():
-        service = lock_service(job.service_id)
-        jobs.finish_job(job, Outcome.SUCCEEDED, response=status)
-        if service.status != S.PROVISIONING:
-            return
-        if status.state == drivers.BuildState.READY:
-            if status.primary_ip:
-                service.primary_ip = status.primary_ip
-            if status.ip_addresses:
-                service.ip_addresses = list(status.ip_addresses)
-            activate(service)
-        elif status.state == drivers.BuildState.FAILED:
-            give_up(service, job, status.message or "The platform reported that the build failed.")
-        elif clock.now() > dt.datetime.fromisoformat(job.argument):
-            give_up(service, job, "The build did not finish in time (PROVISIONING['BUILD_TIMEOUT_SECONDS']).")
-        else:
-            _queue_poll(service, job.argument)
+    poll_build(
+        job,
+        what="build",
+        waiting=lambda service: service.status == S.PROVISIONING,
+        skipped=lambda service: f"Skipped: the service is {service.status}.",
+        on_ready=activate,
+        requeue=_queue_poll,
+    )
 
 
 def activate(service: Service) -> None:

@@ -31,6 +31,7 @@ from core.provisioning.models import ProvisioningJob, Service
 from . import jobs
 from .access import _usage_key
 from .credentials import generate_password, queue_password_reset
+from .polling import poll_build
 from .retries import give_up, retry_or_fail
 from .states import S, lock_service
 
@@ -187,34 +188,14 @@ def _queue_poll(service: Service, deadline: str) -> None:
 
 
 def run_reinstall_poll(job: ProvisioningJob) -> None:
-    service = Service.objects.select_related("product", "connection").get(pk=job.service_id)
-    if service.pending_action != Action.REINSTALL:
-        jobs.finish_job(job, Outcome.FAILED, error="Skipped: the service no longer waits for a reinstall.")
-        return
-    try:
-        driver = drivers.get_driver(service.connection)
-        request = {"external_id": str(service.uuid), "platform_service_id": service.platform_service_id}
-        status = jobs.call_platform(job, request, lambda: driver.build_status(service))
-    except Exception as exc:
-        retry_or_fail(job, exc)
-        return
-    with transaction.atomic():
-        service = lock_service(job.service_id)
-        jobs.finish_job(job, Outcome.SUCCEEDED, response=status)
-        if service.pending_action != Action.REINSTALL:
-            return
-        if status.state == drivers.BuildState.READY:
-            if status.primary_ip:
-                service.primary_ip = status.primary_ip
-            if status.ip_addresses:
-                service.ip_addresses = list(status.ip_addresses)
-            _finish(service)
-        elif status.state == drivers.BuildState.FAILED:
-            give_up(service, job, status.message or "The platform reported that the reinstall failed.")
-        elif clock.now() > dt.datetime.fromisoformat(job.argument):
-            give_up(service, job, "The reinstall did not finish in time (PROVISIONING['BUILD_TIMEOUT_SECONDS']).")
-        else:
-            _queue_poll(service, job.argument)
+    poll_build(
+        job,
+        what="reinstall",
+        waiting=lambda service: service.pending_action == Action.REINSTALL,
+        skipped=lambda service: "Skipped: the service no longer waits for a reinstall.",
+        on_ready=_finish,
+        requeue=_queue_poll,
+    )
 
 
 def _finish(service: Service) -> None:
