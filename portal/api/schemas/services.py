@@ -3,11 +3,12 @@ import uuid
 from typing import Literal
 
 from ninja import Field, Schema
+from pydantic import BaseModel
 
 CancelReason = Literal["too_expensive", "not_needed", "switching", "performance", "support", "other", ""]
 
 
-class ServiceOut(Schema):
+class ServiceOut(BaseModel):  # built from dicts only: a plain model skips ninja's per-object attribute getter
     """A service in a list."""
 
     id: uuid.UUID
