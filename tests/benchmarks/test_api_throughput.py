@@ -11,8 +11,11 @@ run. On MariaDB:
     REDIS_URL=redis://127.0.0.1:6379/2 pytest tests/benchmarks/test_api_throughput.py -s -o addopts=""
 
 The machine is shared: the load average at the start and end of the measurement is printed beside
-the figure. BENCH_API_SECONDS (15) sets the measured duration, BENCH_API_CONNECTIONS (8) the
-concurrent connections, BENCH_API_MIN_RPS (300) the figure asserted.
+the figure, with load-independent figures: queries per request; CPU per request in process
+(BENCH_API_IN_PROCESS requests, 1000, through Django's WSGI handler; 0 skips it) with cProfile's top
+entries; and CPU per request of gunicorn, MariaDB, Redis and wrk during the run (read from /proc; the
+database and Redis figures include whatever else uses them). BENCH_API_SECONDS (15) sets the measured
+duration, BENCH_API_CONNECTIONS (8) the concurrent connections, BENCH_API_MIN_RPS (300) the figure asserted.
 """
 
 import cProfile
