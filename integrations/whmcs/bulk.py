@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
@@ -198,55 +199,70 @@ def _encode_column(field, values: list, conn) -> list[bytes]:
 
 
 class BatchWriter:
-    """Runs `write(*args)` for each batch on one writer thread, each in its own transaction, while the
-    caller maps the next batch; `then(result)` runs on the caller's thread before the next batch is
-    handed over (report counts). Inline when the caller is inside a transaction or not on MySQL."""
+    """Runs `write(*args)` for each batch on a writer thread, each in its own transaction, while the
+    caller maps the next batch; `then(result)` runs on the caller's thread, in submission order, once
+    the batch is written (report counts). With `writers=2` two batches are written at once, on two
+    threads and connections (MariaDB then works on both cores); the caller must not depend on a batch
+    still in flight (at most `writers` are). Inline when the caller is inside a transaction or not on MySQL."""
 
-    def __init__(self, *, threaded: bool | None = None):
+    def __init__(self, *, threaded: bool | None = None, writers: int = 1):
         if threaded is None:
             threaded = THREADED and connection.vendor == "mysql" and not connection.in_atomic_block
         self.threaded = threaded
+        self.writers = writers
         self.wrappers = list(connection.execute_wrappers)  # the caller's (e.g. a test counting writes) apply too
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="whmcs-writer") if threaded else None
-        self.pending: tuple[Future, Callable | None] | None = None
+        # One single-thread pool per writer, batches handed out in turn: each thread keeps its connection.
+        self.pools = (
+            [ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"whmcs-writer-{n}") for n in range(writers)]
+            if threaded
+            else []
+        )
+        self.pending: deque[tuple[Future, Callable | None]] = deque()
+        self.submitted = 0
 
     def submit(self, write: Callable, *args, then: Callable | None = None) -> None:
-        self.wait()
-        if self.pool is None:
+        if not self.pools:
             with transaction.atomic():
                 result = write(*args)
             if then:
                 then(result)
             return
-        self.pending = (self.pool.submit(_atomic, self.wrappers, write, *args), then)
+        while len(self.pending) >= self.writers:
+            self._finish_oldest()
+        pool = self.pools[self.submitted % self.writers]
+        self.submitted += 1
+        self.pending.append((pool.submit(_atomic, self.wrappers, write, *args), then))
 
-    def wait(self) -> None:
-        """Wait until the batch in flight is written (its result applied); re-raises its error."""
-        if self.pending is None:
-            return
-        future, then = self.pending
-        self.pending = None
+    def _finish_oldest(self) -> None:
+        future, then = self.pending.popleft()
         result = future.result()
         if then:
             then(result)
 
+    def wait(self) -> None:
+        """Wait until every batch in flight is written (results applied in order); re-raises an error."""
+        while self.pending:
+            self._finish_oldest()
+
     def close(self) -> None:
-        if self.pool is None:
+        if not self.pools:
             return
         try:
             self.wait()
         finally:
-            self.pool.submit(connections.close_all).result()
-            self.pool.shutdown()
-            self.pool = None
+            for pool in self.pools:
+                pool.submit(connections.close_all).result()
+                pool.shutdown()
+            self.pools = []
 
     def __enter__(self) -> BatchWriter:
         return self
 
     def __exit__(self, *exc) -> None:
-        if exc[0] is not None and self.pending is not None:
-            self.pending[0].exception()  # let the batch in flight finish (or fail) before leaving
-            self.pending = None
+        if exc[0] is not None:
+            for future, _ in self.pending:
+                future.exception()  # let the batches in flight finish (or fail) before leaving
+            self.pending.clear()
         self.close()
 
 

@@ -9,7 +9,7 @@ adjustment line for the difference, so the total customers saw is kept to the ce
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import defaultdict, deque
 from decimal import Decimal
 
 from django.db import connection, transaction
@@ -64,15 +64,17 @@ def import_invoices(run: Run) -> None:
     report = run.report
     customers = _customers()
     services = dict(Service.objects.filter(whmcs_id__isnull=False).values_list("whmcs_id", "pk"))
-    in_flight: set[str] = set()  # numbers of the batch still being written (not visible to our queries yet)
-    with BatchWriter() as writer:
+    # Two batches are written at once; their numbers are not visible to our queries until they commit.
+    writers = 2
+    in_flight: deque[set[str]] = deque(maxlen=writers)
+    with BatchWriter(writers=writers) as writer:
         for rows in run.batches("tblinvoices", INVOICE_COLUMNS, since_column="updated_at"):
-            mapped, lines_for, numbers = _invoice_batch(run, rows, customers, in_flight)
+            mapped, lines_for, numbers = _invoice_batch(run, rows, customers, set().union(*in_flight))
             writer.submit(
                 _write_invoices, mapped, lines_for, services, rows[0]["id"], rows[-1]["id"],
                 then=lambda written: _invoices_written(report, *written),
             )  # fmt: skip
-            in_flight = numbers
+            in_flight.append(numbers)
     for year, last in continue_numbering_after_imported().items():
         report.notes.append(f"Our invoice series {year or ''} continues after imported number {last}.")
     report.notes.append(
@@ -309,16 +311,22 @@ def import_transactions(run: Run) -> None:
         c["whmcs_id"]: c
         for c in Customer.objects.filter(whmcs_id__isnull=False).values("whmcs_id", "pk", "currency_id")
     }
-    in_flight: dict = {}  # (gateway, transaction id) -> WHMCS id, of the batch still being written
     report = run.report
-    with BatchWriter() as writer:
+    # Two batches are written at once. Not yet visible to our queries: the gateway transaction ids they
+    # hold, and their payments; a refund of one of those waits until its batch is written.
+    writers = 2
+    in_flight: deque[tuple[int, int, dict]] = deque(maxlen=writers)  # (first id, last id, holders)
+    with BatchWriter(writers=writers) as writer:
         for rows in run.batches(table, TRANSACTION_COLUMNS, since_column="date"):
-            payments, refunds, refund_of, holders = _transaction_batch(run, rows, customers, in_flight)
+            holding = {k: v for _, _, held in in_flight for k, v in held.items()}
+            payments, refunds, refund_of, holders = _transaction_batch(run, rows, customers, holding)
+            if any(first <= original <= last for original in refund_of.values() for first, last, _ in in_flight):
+                writer.wait()
             writer.submit(
                 _write_transactions, payments, refunds, refund_of, rows[0]["id"], rows[-1]["id"],
                 then=lambda results: [_count(report.table(table), result) for result in results],
             )  # fmt: skip
-            in_flight = holders
+            in_flight.append((rows[0]["id"], rows[-1]["id"], holders))
 
 
 def _pk_map(model, whmcs_ids) -> dict[int, int]:
