@@ -22,13 +22,15 @@ Measured 2026-12-06 on the shared 2-core machine:
 - before (lead's run, load 1.7-3.4, other benchmarks running): 231 s wall, importer CPU 114 s; clients
   4,911 rows/s, services 9,433, invoices 3,709 (plus 600,000 lines), transactions 5,823; peak RSS 302 MB.
   (Earlier, at load 9-13: 996 s wall, CPU 176 s, source generation alone 714 s.)
-- after (bulk.BatchWriter: each batch written on a second thread while the next is mapped; lookups by
-  source id range; column-wise SQL encoding), load 3.2-4.8 from other helpers' jobs: 1,610,000 source
-  rows imported and reconciled (every money difference 0.00) in 210 s wall; importer CPU 72 s, MariaDB
-  server CPU 88 s meanwhile (its other clients included); clients 3,178 rows/s, services 2,726,
-  invoices 4,141 (plus 600,000 lines), transactions 7,983, reconciliation 11 s; RSS 240/240/240 MB at
-  10/50/100% of the invoices, peak 316 MB. Source generated in 16 s. Under the 5-minute target; the
-  2-minute goal needs a quiet machine (the wall time here is mostly waiting for a CPU).
+- after (bulk.BatchWriter: each batch is written on a writer thread while the next is mapped, two
+  batches at a time on two connections; lookups by source id range; column-wise SQL encoding; the
+  reconciliation reads WHMCS's side on a second thread), load 2.1-3.8 from other helpers' jobs:
+  1,610,000 source rows imported and reconciled (every money difference 0.00) in 145 s wall; importer
+  CPU 72 s, MariaDB server CPU 95 s meanwhile (its other clients included); clients 4,787 rows/s,
+  services 3,474 (now with subscriptions and service addresses), invoices 7,898 (plus 600,000 lines),
+  transactions 8,130, reconciliation and the rest 11 s; RSS 277/279/279 MB at 10/50/100% of the
+  invoices, peak 333 MB. Source generated in 16 s (27 s at load 6). Under the 5-minute target; the
+  2-minute goal needs a quieter machine (the wall time here is largely waiting for a CPU).
 """
 
 import cProfile
