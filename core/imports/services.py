@@ -46,24 +46,29 @@ def sync_rows(
     key: str = "whmcs_id",
     allowed_update_fields: set[str] | None = None,
     scope: dict | None = None,
+    key_range: tuple | None = None,
+    insert=None,
 ) -> SyncResult:
     """Insert rows whose key is new, update changed ones, leave equal ones alone.
 
     `rows` maps the key value to {field attname: value}. When `allowed_update_fields` is given, a
     difference in any other field is not written and is returned in `refused` (issued invoices).
     `scope` narrows the lookup and is written on new rows, for keys unique only within it
-    (e.g. AuditLog rows of one object_type keyed by object_id).
+    (e.g. AuditLog rows of one object_type keyed by object_id). `key_range` (first, last): every key
+    lies in it, so stored rows are looked up by one range scan instead of an IN list of the keys.
+    `insert(model, rows)` writes the new rows (default: insert_rows below).
     """
     result = SyncResult()
     if not rows:
         return result
+    manager = model._default_manager
+
+    def lookup(keys) -> models.QuerySet:
+        where = {f"{key}__range": key_range} if key_range is not None else {f"{key}__in": list(keys)}
+        return manager.filter(**(scope or {}), **where)
+
     fields = sorted({name for values in rows.values() for name in values})
-    existing = {
-        found[key]: found
-        for found in model._default_manager.filter(**(scope or {}), **{f"{key}__in": list(rows)}).values(
-            "pk", key, *fields
-        )
-    }
+    existing = {found[key]: found for found in lookup(rows).values("pk", key, *fields)}
     to_create, to_update, changed_fields = [], [], set()
     for source_key, values in rows.items():
         stored = existing.get(source_key)
@@ -82,16 +87,12 @@ def sync_rows(
         to_update.append(obj)
         changed_fields |= diff
     if to_create:
-        insert_rows(model, to_create)
-        created_pks = dict(
-            model._default_manager.filter(
-                **(scope or {}), **{f"{key}__in": [row[key] for row in to_create]}
-            ).values_list(key, "pk")
-        )
-        result.pks.update(created_pks)
+        (insert or insert_rows)(model, to_create)
+        created = {row[key] for row in to_create}
+        result.pks.update((k, pk) for k, pk in lookup(created).values_list(key, "pk") if k in created)
         result.created = len(to_create)
     if to_update:
-        model._default_manager.bulk_update(to_update, sorted(changed_fields), batch_size=500)
+        manager.bulk_update(to_update, sorted(changed_fields), batch_size=500)
         result.updated = len(to_update)
     return result
 

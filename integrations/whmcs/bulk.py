@@ -31,7 +31,7 @@ from types import NoneType
 from django.db import connection, connections, models, router, transaction
 
 from core import clock
-from core.imports.services import SyncResult, _same
+from core.imports.services import SyncResult, sync_rows
 from core.imports.services import insert_rows as orm_insert_rows
 
 ROWS_PER_STATEMENT = 1000
@@ -47,43 +47,11 @@ def sync_range(
     key: str = "whmcs_id",
     allowed_update_fields: set[str] | None = None,
 ) -> SyncResult:
-    """Insert new rows, update changed ones, leave equal ones alone (as sync_rows) for `rows` keyed
-    by source ids all within first..last. Returns the pks of every row in `rows`."""
-    result = SyncResult()
-    if not rows:
-        return result
-    fields = sorted({name for values in rows.values() for name in values})
-    manager = model._default_manager
-    existing = {
-        found[key]: found for found in manager.filter(**{f"{key}__range": (first, last)}).values("pk", key, *fields)
-    }
-    to_create, to_update, changed_fields = [], [], set()
-    for source_key, values in rows.items():
-        stored = existing.get(source_key)
-        if stored is None:
-            to_create.append({key: source_key, **values})
-            continue
-        result.pks[source_key] = stored["pk"]
-        diff = {name for name, value in values.items() if not _same(value, stored[name])}
-        if allowed_update_fields is not None and diff - allowed_update_fields:
-            result.refused[source_key] = sorted(diff - allowed_update_fields)
-            diff &= allowed_update_fields
-        if not diff:
-            result.unchanged += 1
-            continue
-        to_update.append(model(pk=stored["pk"], **{key: source_key, **values}))
-        changed_fields |= diff
-    if to_create:
-        insert_rows(model, to_create)
-        created = {row[key] for row in to_create}
-        for source_key, pk in manager.filter(**{f"{key}__range": (first, last)}).values_list(key, "pk"):
-            if source_key in created:
-                result.pks[source_key] = pk
-        result.created = len(to_create)
-    if to_update:
-        manager.bulk_update(to_update, sorted(changed_fields), batch_size=500)
-        result.updated = len(to_update)
-    return result
+    """core.imports' sync_rows for `rows` keyed by source ids all within first..last: stored rows are
+    looked up by that range and new ones written by this module's insert_rows."""
+    return sync_rows(
+        model, rows, key=key, allowed_update_fields=allowed_update_fields, key_range=(first, last), insert=insert_rows
+    )
 
 
 def insert_rows(model: type[models.Model], rows: list[dict]) -> None:
@@ -156,6 +124,9 @@ def _default_column(field, count: int, conn) -> list[bytes]:
 def _encode_column(field, values: list, conn) -> list[bytes]:
     """Each value as the SQL literal the field's database preparation and mysqlclient's quoting give."""
     string_literal = conn.connection.string_literal
+    literal = conn.connection.literal
+    if not type(field).__module__.startswith("django."):  # a field of ours (encrypted...) prepares its own values
+        return [b"NULL" if (p := field.get_db_prep_save(v, conn)) is None else literal(p) for v in values]
     types = set(map(type, values))
     if isinstance(field, models.BooleanField):
         return list(map({True: b"1", False: b"0", None: b"NULL"}.__getitem__, values))
@@ -181,7 +152,6 @@ def _encode_column(field, values: list, conn) -> list[bytes]:
         return list(map(string_literal, map(str.encode, values)))
     if types <= {uuid.UUID} and isinstance(field, models.UUIDField):
         return list(map(b"'%s'".__mod__, map(str.encode, map(attrgetter("hex"), values))))
-    literal = conn.connection.literal
     if isinstance(field, models.DateField | models.DateTimeField):  # few distinct values: prepared once each
         memo = {}
         for value in set(values):

@@ -30,10 +30,10 @@ from core.accounts.models import Customer
 from core.billing.models import Subscription
 from core.catalog.models import CYCLE_MONTHS, Price, Product
 from core.encryption import fernet
-from core.imports.services import sync_rows
 from core.provisioning.models import Service
 from core.usage.addresses import sync_addresses_in_bulk
 
+from .bulk import sync_range
 from .cleaning import ZERO, fix_text, money, parse_date, parse_datetime
 from .crypto import DecryptError, decrypt, hash_key
 from .mappings import SERVICE_STATUS, service_cycle
@@ -318,12 +318,12 @@ def import_services(run: Run) -> None:
                 values["created_at"] = created
             mapped[r["id"]] = values
         with transaction.atomic():
-            subscription_pks = _sync_subscriptions(run, prices, subscriptions)
+            subscription_pks = _sync_subscriptions(run, prices, subscriptions, first, last)
             for sid, values in mapped.items():
                 values["subscription_id"] = subscription_pks.get(sid)
             if passwords:
                 _merge_credentials(mapped, passwords)
-            result = sync_rows(Service, mapped)
+            result = sync_range(Service, mapped, first, last)
             _count(report.table(table), result)
             sync_addresses_in_bulk(
                 SimpleNamespace(pk=result.pks.get(sid), status=v["status"], primary_ip=v["primary_ip"],
@@ -332,8 +332,9 @@ def import_services(run: Run) -> None:
             )  # fmt: skip
     if behind:
         report.notes.append(
-            f"{behind} imported running subscriptions have a WHMCS next due date in the past: the next billing run "
-            "invoices every period since then (up to 60 per run). Check them (tblhosting.nextduedate) before cutover."
+            f"{behind} imported running subscriptions have a WHMCS next due date in the past: once the cutover "
+            "(IMPORTED_BILLING_FROM) is reached, the billing run invoices every period since then (up to 60 per "
+            "run). Check them (tblhosting.nextduedate) before cutover."
         )
     if mask is not None:
         stats = report.table(PASSWORDS)
@@ -343,7 +344,9 @@ def import_services(run: Run) -> None:
         )
 
 
-def _sync_subscriptions(run: Run, prices: _Prices, subscriptions: dict[int, dict]) -> dict[int, int]:
+def _sync_subscriptions(
+    run: Run, prices: _Prices, subscriptions: dict[int, dict], first: int, last: int
+) -> dict[int, int]:
     """Insert/update the batch's subscriptions (compare-before-write); returns WHMCS service id -> our pk."""
     if not subscriptions:
         return {}
@@ -355,7 +358,7 @@ def _sync_subscriptions(run: Run, prices: _Prices, subscriptions: dict[int, dict
         sid: {**{k: v for k, v in values.items() if k != "_price_key"}, "price_id": prices.by_key[values["_price_key"]]}
         for sid, values in subscriptions.items()
     }
-    result = sync_rows(Subscription, rows)
+    result = sync_range(Subscription, rows, first, last)
     _count(run.report.table(SUBSCRIPTIONS), result)
     return result.pks
 
