@@ -44,6 +44,47 @@ class SupportTicketAdmin(ReadOnlyModelAdmin):
     actions = ["bulk_refresh"]
     actions_list = ["refresh_all"]
     exclude = ("raw",)
+    readonly_fields = ("whmcs_archive",)
+
+    def get_urls(self):
+        from django.urls import path
+
+        own = [path("<int:pk>/attachment/", self.admin_site.admin_view(self.attachment_view),
+                    name="support_supportticket_attachment")]  # fmt: skip
+        return own + super().get_urls()
+
+    def get_fields(self, request, obj=None):
+        fields = [f for f in super().get_fields(request, obj) if f != "whmcs_archive"]
+        return [*fields, "whmcs_archive"] if obj is not None and support.is_imported_archive(obj) else fields
+
+    @display(description="WHMCS archive")
+    def whmcs_archive(self, obj):
+        from django.template.loader import render_to_string
+        from django.utils.http import urlencode
+
+        url = reverse("admin:support_supportticket_attachment", args=[obj.pk])
+        entries = support.archive_entries(obj)
+        for entry in entries:
+            for file in entry["attachments"]:
+                file["url"] = f"{url}?{urlencode({'file': file['stored']})}" if file.get("stored") else ""
+        guest = (obj.raw or {}).get("guest")
+        return render_to_string("admin/support/whmcs_archive.html", {"entries": entries, "guest": guest})
+
+    def attachment_view(self, request, pk):
+        """Download a copied WHMCS attachment of this ticket (only files the ticket's archive names)."""
+        from django.core.files.storage import default_storage
+        from django.http import FileResponse, Http404
+        from django.shortcuts import get_object_or_404
+
+        ticket = get_object_or_404(SupportTicket, pk=pk)
+        if not self.has_view_permission(request, ticket):
+            raise Http404
+        wanted = request.GET.get("file", "")
+        stored = {f["stored"]: f["name"] for e in support.archive_entries(ticket) for f in e["attachments"]
+                  if f.get("stored")}  # fmt: skip
+        if wanted not in stored or not default_storage.exists(wanted):
+            raise Http404("No such attachment on this ticket.")
+        return FileResponse(default_storage.open(wanted, "rb"), as_attachment=True, filename=stored[wanted])
 
     def has_refresh_permission(self, request, obj=None):
         return request.user.has_perm("support.view_supportticket")

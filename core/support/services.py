@@ -248,3 +248,29 @@ def refresh_ticket(ticket_id: str) -> SupportTicket | None:
     if customer is None or not ticket.user_id:
         return None
     return mirror_ticket(customer, ticket)
+
+
+# --- The WHMCS support archive (tickets imported by integrations/whmcs) -----------------------------
+
+
+def is_imported_archive(ticket: SupportTicket) -> bool:
+    return (ticket.raw or {}).get("source") == "whmcs"
+
+
+def archive_entries(ticket: SupportTicket) -> list[dict]:
+    """An imported ticket's WHMCS history as one list, oldest first: the opening message, the replies and
+    the staff notes, each {kind, date, by, staff, message, attachments} (attachment dicts are copies)."""
+    raw = ticket.raw or {}
+    if raw.get("source") != "whmcs":
+        return []
+
+    def entry(kind: str, item: dict, *, staff: bool) -> dict:
+        return {"kind": kind, "date": item.get("date") or "", "by": item.get("by") or "", "staff": staff,
+                "message": item.get("message") or "", "attachments": [dict(a) for a in item.get("attachments", [])]}  # fmt: skip
+
+    opened = f"{ticket.opened_at:%Y-%m-%d %H:%M:%S}" if ticket.opened_at else ""
+    guest = raw.get("guest") or {}
+    first = entry("message", {**raw, "date": opened, "by": guest.get("name") or ""}, staff=False)
+    later = [entry("reply", r, staff=bool(r.get("staff"))) for r in raw.get("replies", [])]
+    later += [entry("note", n, staff=True) for n in raw.get("notes", [])]
+    return [first, *sorted(later, key=lambda e: e["date"])]
