@@ -7,6 +7,7 @@ import pytest
 
 from core import clock
 from core.audit.models import AuditLog
+from core.notifications.models import Notification
 from core.provisioning import drivers
 from core.provisioning.errors import ActionInProgress, ReinstallNotAllowed
 from core.provisioning.models import ProvisioningJob, SandboxResource
@@ -57,6 +58,10 @@ def test_reinstall_queues_one_job_runs_it_and_stores_the_new_password_and_templa
     assert vps.config["os_template"] == "14"
     assert vps.credentials["password"] and vps.credentials["password"] != old_password
     assert AuditLog.objects.filter(action="service.reinstall").exists()
+    # The customer hears once that it is done, with what runs now; the password is never in the email.
+    [sent] = Notification.objects.filter(event="service_reinstalled")
+    assert sent.recipient == vps.customer.user.email and "Ubuntu 24.04" in sent.text_body
+    assert vps.credentials["password"] not in sent.text_body
 
 
 def test_asking_twice_for_the_same_template_queues_one_reinstall(vps, django_capture_on_commit_callbacks):

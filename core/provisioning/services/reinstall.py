@@ -208,3 +208,26 @@ def _finish(service: Service) -> None:
     cache.delete(_usage_key(service))
     if not (service.credentials or {}).get("password"):
         queue_password_reset(service)
+    _email_customer(service)
+
+
+def _email_customer(service: Service) -> None:
+    """Tell the customer the reinstall is done (once per reinstall job): what runs now, and where the new
+    password is (never in the email)."""
+    from core.notifications.services import notify
+
+    job_id, template = (
+        ProvisioningJob.objects.filter(service=service, action=Action.REINSTALL)
+        .order_by("-pk")
+        .values_list("pk", "argument")
+        .first()
+    ) or (0, "")
+    label = next((c.get("label") or str(c["id"]) for c in reinstall_templates(service) if str(c["id"]) == template), "")
+    notify(
+        "service_reinstalled",
+        to=service.customer.user.email,
+        customer=service.customer,
+        key=f"service_reinstalled:{service.uuid}:{job_id}",
+        context={"product": service.product.name, "label": str(service), "service_path": f"/services/{service.uuid}/",
+                 "template": label, "new_password": service.product.service_type != ServiceType.GAME_SERVER},
+    )  # fmt: skip
