@@ -33,6 +33,7 @@ from core.provisioning.models import Service
 from core.support.models import SupportTicket
 
 from .cleaning import fix_text, money, parse_datetime
+from .mappings import service_cycle
 from .run import Run
 from .steps_accounts import _count
 
@@ -180,16 +181,6 @@ def import_orders(run: Run) -> None:
             _import_order_items(run, result.pks, {k: v["currency_id"] for k, v in mapped.items()}, prices)
 
 
-CYCLES = {
-    "monthly": "monthly",
-    "quarterly": "quarterly",
-    "semi-annually": "semi_annual",
-    "annually": "annual",
-    "biennially": "biennial",
-    "triennially": "triennial",
-}
-
-
 def _import_order_items(run: Run, orders: dict[int, int], currencies: dict[int, str], prices: dict) -> None:
     """The items of one batch of orders (WHMCS order id -> our Order pk): two reads, bulk writes."""
     if not orders:
@@ -230,7 +221,7 @@ def _import_order_items(run: Run, orders: dict[int, int], currencies: dict[int, 
                 "tblorders.items", f"hosting:{h['id']}", f"service {h['id']} of order {h['orderid']} was not imported"
             )
             continue
-        cycle = CYCLES.get((h["billingcycle"] or "").strip().lower())
+        cycle = service_cycle(h["billingcycle"])
         items[f"hosting:{h['id']}"] = {
             "order_id": orders[h["orderid"]],
             "price_id": service["subscription__price_id"]

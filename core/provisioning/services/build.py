@@ -28,8 +28,8 @@ from . import jobs
 from .alerts import alert_staff
 from .capacity import product_features
 from .credentials import generate_password, needs_new_password, queue_password_reset, send_welcome_email
-from .polling import poll_build
-from .retries import give_up, retry_or_fail
+from .polling import follow_build, poll_build
+from .retries import retry_or_fail
 from .states import S, lock_service, move_to
 
 Action = ProvisioningJob.Action
@@ -222,13 +222,7 @@ def _record_created(job: ProvisioningJob, result: drivers.ProvisionResult) -> No
             record("service.adopt", service, message="Existing platform resource adopted", source="task")
         if service.status != S.PROVISIONING:
             return
-        if result.state == drivers.BuildState.READY:
-            activate(service)
-        elif result.state == drivers.BuildState.FAILED:
-            give_up(service, job, "The platform reported that the build failed.")
-        else:
-            deadline = clock.now() + dt.timedelta(seconds=setting("BUILD_TIMEOUT_SECONDS"))
-            _queue_poll(service, deadline.isoformat())
+        follow_build(service, job, result.state, what="build", on_ready=activate, requeue=_queue_poll)
 
 
 def _queue_poll(service: Service, deadline: str) -> None:

@@ -15,6 +15,7 @@ from django.db import transaction
 
 from core import clock
 from core.provisioning import drivers
+from core.provisioning.conf import setting
 from core.provisioning.models import ProvisioningJob, Service
 
 from . import jobs
@@ -61,3 +62,22 @@ def poll_build(
             give_up(service, job, f"The {what} did not finish in time (PROVISIONING['BUILD_TIMEOUT_SECONDS']).")
         else:
             requeue(service, job.argument)
+
+
+def follow_build(
+    service: Service,
+    job: ProvisioningJob,
+    state,
+    *,
+    what: str,
+    on_ready: Callable[[Service], None],
+    requeue: Callable[[Service, str], None],
+) -> None:
+    """On the locked service, after the platform took a build or reinstall: done, failed, or polled
+    until BUILD_TIMEOUT_SECONDS from now."""
+    if state == drivers.BuildState.READY:
+        on_ready(service)
+    elif state == drivers.BuildState.FAILED:
+        give_up(service, job, f"The platform reported that the {what} failed.")
+    else:
+        requeue(service, (clock.now() + dt.timedelta(seconds=setting("BUILD_TIMEOUT_SECONDS"))).isoformat())

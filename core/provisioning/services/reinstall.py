@@ -31,8 +31,8 @@ from core.provisioning.models import ProvisioningJob, Service
 from . import jobs
 from .access import _usage_key
 from .credentials import generate_password, queue_password_reset
-from .polling import poll_build
-from .retries import give_up, retry_or_fail
+from .polling import follow_build, poll_build
+from .retries import retry_or_fail
 from .states import S, lock_service
 
 Action = ProvisioningJob.Action
@@ -173,13 +173,7 @@ def run_reinstall(job: ProvisioningJob) -> None:
         service.config = {**(service.config or {}), **(result.config or {})}
         service.platform_data = {**(service.platform_data or {}), **(result.platform_data or {})}
         service.save(update_fields=["credentials", "config", "platform_data", "updated_at"])
-        if result.state == drivers.BuildState.READY:
-            _finish(service)
-        elif result.state == drivers.BuildState.FAILED:
-            give_up(service, job, "The platform reported that the reinstall failed.")
-        else:
-            deadline = clock.now() + dt.timedelta(seconds=setting("BUILD_TIMEOUT_SECONDS"))
-            _queue_poll(service, deadline.isoformat())
+        follow_build(service, job, result.state, what="reinstall", on_ready=_finish, requeue=_queue_poll)
 
 
 def _queue_poll(service: Service, deadline: str) -> None:
