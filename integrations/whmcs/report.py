@@ -137,6 +137,11 @@ class ImportReport:
         w.writerow(["section", "status", "platform", "whmcs", "skipped", "ours"])
         for r in self.services:
             w.writerow(["services", r["status"], r["platform"], r["whmcs"], r["skipped"], r["ours"]])
+        if self.notes:  # stated rules and differences that are not money (e.g. coupon uses): as in the HTML
+            w.writerow([])
+            w.writerow(["section", "note"])
+            for note in self.notes:
+                w.writerow(["note", note])
         return buf.getvalue()
 
     def to_html(self) -> str:

@@ -99,6 +99,7 @@ def test_coupon_redemptions_match_whmcs_uses_or_are_reported(source):
     notes = [n for n in report.notes if n.startswith("Coupon ")]
     assert notes == ["Coupon WELCOME10 (tblpromotions 1): WHMCS counts 3 uses, 4 orders/services name it; "
                      "times redeemed kept at WHMCS's count"]  # fmt: skip
+    assert f"note,{notes[0]}" in report.to_csv().replace('"', "")  # the CSV report carries the notes too
 
 
 def test_a_rerun_writes_no_item_or_redemption_and_a_changed_service_is_updated(source):
