@@ -43,6 +43,16 @@ def test_the_page_lists_the_products_templates_with_the_current_one_chosen_and_w
     assert "Debian 12" in body and "Ubuntu 24.04" in body
     assert 'value="12" required checked' in body
     assert 'name="confirm" value="erase" required' in body
+    assert "new root password" in body and "same panel login" not in body
+
+
+def test_a_game_servers_page_speaks_of_games_and_no_root_password(shopper_client, service):
+    service.product.service_type = "game_server"
+    service.product.order_options = {"eggs": [{"id": 5, "label": "Paper", "nest_id": 1, "variables": []}]}
+    service.product.save()
+    body = shopper_client.get(url(service)).content.decode()
+    assert "Which game to install" in body and "Paper" in body
+    assert "same panel login" in body and "root password" not in body
 
 
 def test_confirming_queues_the_reinstall_and_the_page_says_it_runs(shopper_client, service):
