@@ -305,6 +305,16 @@ class _State:
     waiting: dict = field(default_factory=dict)  # action -> the day it was held for approval
 
 
+def _carry_out(state: _State, event: ReplayEvent, result, date_from: dt.date) -> None:
+    """The replayed run suspends or terminates; inside the replayed window it is listed."""
+    if event.action == "suspend":
+        state.suspended = True
+    else:
+        state.terminated = True
+    if event.day >= date_from:
+        result.events.append(event)
+
+
 def _plan(service: _Service, state: _State, terms: PolicyTerms, day: dt.date):
     """What the run on `day` plans for the service: (action, invoice number) or None."""
     moment = _start(day)
@@ -339,12 +349,7 @@ def _approve(service: _Service, state: _State, approvals: dict, day: dt.date, re
         oldest = _unpaid_at(service.invoices, day + dt.timedelta(days=1))  # approved during the day
         if oldest is None:
             continue
-        if action == "suspend":
-            state.suspended = True
-        else:
-            state.terminated = True
-        if day >= date_from:
-            result.events.append(ReplayEvent(service.pk, service.customer_id, action, day, oldest[1]))
+        _carry_out(state, ReplayEvent(service.pk, service.customer_id, action, day, oldest[1]), result, date_from)
 
 
 def _reminders(services, terms: PolicyTerms, date_from: dt.date, date_to: dt.date) -> int:
@@ -426,12 +431,7 @@ def replay_policy(terms: PolicyTerms, date_from: dt.date, date_to: dt.date, *, s
                 if day >= date_from:
                     result.held.append(event)
                 continue
-            if action == "suspend":
-                state.suspended = True
-            else:
-                state.terminated = True
-            if day >= date_from:
-                result.events.append(event)
+            _carry_out(state, event, result, date_from)
     result.events.sort(key=lambda e: (e.day, e.service_id))
     result.held.sort(key=lambda e: (e.day, e.service_id))
     result.reminders = _reminders(loaded, terms, date_from, date_to)

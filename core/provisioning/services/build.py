@@ -12,15 +12,13 @@ Invariants kept here:
 
 from __future__ import annotations
 
-import datetime as dt
+from functools import partial
 
 from django.db import transaction
 
-from core import clock
 from core.audit.services import record
 from core.catalog.models import ServiceType
 from core.provisioning import drivers
-from core.provisioning.conf import setting
 from core.provisioning.errors import NoPlatformConnection
 from core.provisioning.models import ProvisioningJob, Service
 
@@ -28,7 +26,7 @@ from . import jobs
 from .alerts import alert_staff
 from .capacity import product_features
 from .credentials import generate_password, needs_new_password, queue_password_reset, send_welcome_email
-from .polling import follow_build, poll_build
+from .polling import follow_build, poll_build, queue_poll
 from .retries import retry_or_fail
 from .states import S, lock_service, move_to
 
@@ -225,9 +223,7 @@ def _record_created(job: ProvisioningJob, result: drivers.ProvisionResult) -> No
         follow_build(service, job, result.state, what="build", on_ready=activate, requeue=_queue_poll)
 
 
-def _queue_poll(service: Service, deadline: str) -> None:
-    run_after = clock.now() + dt.timedelta(seconds=setting("POLL_INTERVAL_SECONDS"))
-    jobs.queue_job(service, Action.POLL, argument=deadline, run_after=run_after)
+_queue_poll = partial(queue_poll, action=Action.POLL)
 
 
 def run_poll(job: ProvisioningJob) -> None:

@@ -81,3 +81,9 @@ def follow_build(
         give_up(service, job, f"The platform reported that the {what} failed.")
     else:
         requeue(service, (clock.now() + dt.timedelta(seconds=setting("BUILD_TIMEOUT_SECONDS"))).isoformat())
+
+
+def queue_poll(service: Service, deadline: str, *, action: str) -> None:
+    """The next poll (`action`) after POLL_INTERVAL_SECONDS, carrying the deadline on."""
+    run_after = clock.now() + dt.timedelta(seconds=setting("POLL_INTERVAL_SECONDS"))
+    jobs.queue_job(service, action, argument=deadline, run_after=run_after)

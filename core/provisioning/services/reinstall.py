@@ -15,23 +15,21 @@ A retried reinstall call (the answer was lost) may install twice; both erase the
 
 from __future__ import annotations
 
-import datetime as dt
+from functools import partial
 
 from django.core.cache import cache
 from django.db import transaction
 
-from core import clock
 from core.audit.services import record
 from core.catalog.models import ServiceType
 from core.provisioning import drivers
-from core.provisioning.conf import setting
 from core.provisioning.errors import ActionInProgress, ReinstallNotAllowed
 from core.provisioning.models import ProvisioningJob, Service
 
 from . import jobs
 from .access import _usage_key
 from .credentials import generate_password, queue_password_reset
-from .polling import follow_build, poll_build
+from .polling import follow_build, poll_build, queue_poll
 from .retries import retry_or_fail
 from .states import S, lock_service
 
@@ -176,9 +174,7 @@ def run_reinstall(job: ProvisioningJob) -> None:
         follow_build(service, job, result.state, what="reinstall", on_ready=_finish, requeue=_queue_poll)
 
 
-def _queue_poll(service: Service, deadline: str) -> None:
-    run_after = clock.now() + dt.timedelta(seconds=setting("POLL_INTERVAL_SECONDS"))
-    jobs.queue_job(service, Action.POLL_REINSTALL, argument=deadline, run_after=run_after)
+_queue_poll = partial(queue_poll, action=Action.POLL_REINSTALL)
 
 
 def run_reinstall_poll(job: ProvisioningJob) -> None:
